@@ -1,0 +1,226 @@
+//! A local stand-in for the long-running API of the Orkes tutorial
+//! (`../shared/reference/long-running-apis-tutorial.txt`): AWS Lambda + DynamoDB + API Gateway, without AWS.
+//!
+//! Routes (the tutorial's shapes, so its workflow JSON works with only the URIs changed):
+//! - `POST /invoke-lambda` with `{"requestId": "..."}` starts a job and answers **202**
+//!   `{"requestId": ..., "status": "PROCESSING"}`. The job completes `delay` later. Request bodies are read whole,
+//!   chunked or not: conductor-oss's own HTTP task sends `Transfer-Encoding: chunked`.
+//! - `GET /{requestId}` answers 200 `{"statusCode": 200, "body": {"requestId", "status", "polls"}}` with `status`
+//!   `PROCESSING` until the delay has passed, then `COMPLETED`: the nested `body.body.status` the tutorial's
+//!   `terminationCondition` reads. `polls` counts the status requests for that id, this one included.
+//!   Unknown ids answer 404 `{"statusCode": 404, "body": {"status": "NOT_FOUND"}}`.
+//! - `GET /_stats/{requestId}` answers `{"invocations", "polls", "invokeTimesMs", "pollTimesMs"}` (epoch ms) so
+//!   tests and the demo can check that a job was invoked exactly once and when it was polled.
+//! - `GET /healthz` answers 200.
+//!
+//! State is in memory and owned by [`ExampleApi`]; tests embed the API in-process and read it directly.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// What happened to one request id: the job record and the counters tests assert on.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStats {
+    /// `POST /invoke-lambda` calls for this id.
+    pub invocations: u32,
+    /// `GET /{requestId}` calls for this id.
+    pub polls: u32,
+    /// When each invocation arrived, epoch milliseconds.
+    pub invoke_times_ms: Vec<u64>,
+    /// When each status request arrived, epoch milliseconds.
+    pub poll_times_ms: Vec<u64>,
+    /// When the job completes, epoch milliseconds (the first invocation plus the delay).
+    #[serde(skip)]
+    completes_at_ms: u64,
+}
+
+/// The example API's state; cheap to clone (shared).
+#[derive(Debug, Clone)]
+pub struct ExampleApi {
+    delay: Duration,
+    jobs: Arc<Mutex<HashMap<String, JobStats>>>,
+}
+
+impl ExampleApi {
+    /// An API whose jobs complete `delay` after their first invocation.
+    pub fn new(delay: Duration) -> Self {
+        Self { delay, jobs: Arc::default() }
+    }
+
+    /// The axum router serving the routes listed in the module docs.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/invoke-lambda", post(invoke))
+            .route("/_stats/{request_id}", get(stats))
+            .route("/{request_id}", get(status))
+            .with_state(self.clone())
+    }
+
+    /// Counters for one request id (default when it was never seen).
+    pub fn stats(&self, request_id: &str) -> JobStats {
+        self.lock().get(request_id).cloned().unwrap_or_default()
+    }
+
+    /// Total invocations over all request ids.
+    pub fn total_invocations(&self) -> u64 {
+        self.lock().values().map(|job| u64::from(job.invocations)).sum()
+    }
+
+    /// Binds `addr` and serves until the process ends; returns the bound address and the server task.
+    pub async fn spawn(&self, addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let router = self.router();
+        let handle = tokio::spawn(async move {
+            // The server only ends with the runtime; an accept error is logged by axum and retried.
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok((bound, handle))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobStats>> {
+        // A poisoned lock means a handler panicked mid-update; the counters are still the best we have.
+        self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+async fn invoke(State(api): State<ExampleApi>, body: String) -> (StatusCode, Json<Value>) {
+    let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let Some(request_id) = parsed.get("requestId").and_then(Value::as_str).filter(|id| !id.is_empty()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"message": "body must be JSON with a non-empty string requestId"})),
+        );
+    };
+    let now = now_ms();
+    let mut jobs = api.lock();
+    let job = jobs.entry(request_id.to_owned()).or_default();
+    if job.invocations == 0 {
+        job.completes_at_ms = now + api.delay.as_millis() as u64;
+    }
+    job.invocations += 1;
+    job.invoke_times_ms.push(now);
+    (StatusCode::ACCEPTED, Json(json!({"requestId": request_id, "status": "PROCESSING"})))
+}
+
+async fn status(State(api): State<ExampleApi>, Path(request_id): Path<String>) -> (StatusCode, Json<Value>) {
+    let now = now_ms();
+    let mut jobs = api.lock();
+    let Some(job) = jobs.get_mut(&request_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"statusCode": 404, "body": {"status": "NOT_FOUND"}})));
+    };
+    job.polls += 1;
+    job.poll_times_ms.push(now);
+    let state = if now >= job.completes_at_ms { "COMPLETED" } else { "PROCESSING" };
+    let body = json!({"requestId": request_id, "status": state, "polls": job.polls});
+    (StatusCode::OK, Json(json!({"statusCode": 200, "body": body})))
+}
+
+async fn stats(State(api): State<ExampleApi>, Path(request_id): Path<String>) -> Json<JobStats> {
+    Json(api.stats(&request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn started(delay: Duration) -> (ExampleApi, String) {
+        let api = ExampleApi::new(delay);
+        let (addr, _) = api.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        (api, format!("http://{addr}"))
+    }
+
+    async fn get_json(url: &str) -> (u16, Value) {
+        // A tiny HTTP/1.1 client over TcpStream keeps this crate free of an HTTP client dependency.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rest = url.trim_start_matches("http://");
+        let (host, path) = rest.split_once('/').unwrap();
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        let code = raw[9..12].parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").unwrap().1;
+        (code, serde_json::from_str(body).unwrap())
+    }
+
+    async fn post_chunked(base: &str, path: &str, chunks: &[&str]) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        );
+        for chunk in chunks {
+            request.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
+        }
+        request.push_str("0\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        let code = raw[9..12].parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").unwrap().1;
+        (code, serde_json::from_str(body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn chunked_invoke_then_status_until_completed() {
+        let (api, base) = started(Duration::from_millis(300)).await;
+        let (code, body) = post_chunked(&base, "/invoke-lambda", &["{\"requestId\":", "\"r1\"}"]).await;
+        assert_eq!(code, 202);
+        assert_eq!(body, json!({"requestId": "r1", "status": "PROCESSING"}));
+
+        let (code, body) = get_json(&format!("{base}/r1")).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["body"]["status"], "PROCESSING");
+        assert_eq!(body["body"]["polls"], 1);
+
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let (_, body) = get_json(&format!("{base}/r1")).await;
+        assert_eq!(body, json!({"statusCode": 200, "body": {"requestId": "r1", "status": "COMPLETED", "polls": 2}}));
+
+        let stats = api.stats("r1");
+        assert_eq!((stats.invocations, stats.polls), (1, 2));
+        let (_, remote) = get_json(&format!("{base}/_stats/r1")).await;
+        assert_eq!(remote["invocations"], 1);
+        assert_eq!(remote["pollTimesMs"].as_array().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_id_is_404_and_bad_invoke_is_400() {
+        let (api, base) = started(Duration::ZERO).await;
+        let (code, body) = get_json(&format!("{base}/nope")).await;
+        assert_eq!(code, 404);
+        assert_eq!(body, json!({"statusCode": 404, "body": {"status": "NOT_FOUND"}}));
+        let (code, _) = post_chunked(&base, "/invoke-lambda", &["{\"other\":1}"]).await;
+        assert_eq!(code, 400);
+        assert_eq!(api.total_invocations(), 0);
+    }
+
+    #[tokio::test]
+    async fn second_invocation_is_counted_and_keeps_the_first_deadline() {
+        let (api, base) = started(Duration::from_secs(3600)).await;
+        post_chunked(&base, "/invoke-lambda", &["{\"requestId\":\"dup\"}"]).await;
+        post_chunked(&base, "/invoke-lambda", &["{\"requestId\":\"dup\"}"]).await;
+        assert_eq!(api.stats("dup").invocations, 2);
+        assert_eq!(api.total_invocations(), 2);
+    }
+}

@@ -1,0 +1,170 @@
+//! The seam to the Conductor server: the [`ConductorApi`] trait every worker talks through, its error type, and the
+//! pure decoding of a batch-poll body. [`client::HttpConductor`] is the real implementation; tests substitute fakes.
+//!
+//! Owns: what a poll and an update mean on the wire. Does not own: retry policy (the worker's reporter and poller
+//! decide what to do with a [`ClientError`]).
+
+pub mod client;
+pub mod model;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use model::{Task, TaskExecLog, TaskResult, TaskResultStatus};
+
+/// One batch poll: `GET /tasks/poll/batch/{task_type}?workerid&count&timeout[&domain]`.
+#[derive(Debug, Clone, Copy)]
+pub struct PollRequest<'a> {
+    /// The queue to poll.
+    pub task_type: &'a str,
+    /// Poll `domain:task_type` instead of `task_type`.
+    pub domain: Option<&'a str>,
+    /// Stored by the server as the task's `workerId`.
+    pub worker_id: &'a str,
+    /// At most this many tasks (= permits the poller holds).
+    pub count: usize,
+    /// Long-poll wait; the server rejects more than 5 s.
+    pub timeout: Duration,
+}
+
+/// A polled task that could or could not be decoded. An undecodable task was still handed to us (the server acked
+/// it at poll time), so it must be failed explicitly rather than dropped.
+#[derive(Debug)]
+pub enum PolledTask {
+    /// A task the worker can execute.
+    Task(Box<Task>),
+    /// A task whose JSON did not match [`Task`]; carries what is needed to fail it.
+    Undecodable {
+        /// `taskId`, when present.
+        task_id: String,
+        /// `workflowInstanceId`, when present.
+        workflow_instance_id: String,
+        /// The decoding error.
+        error: String,
+    },
+}
+
+/// Why a call to the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No HTTP response: connect, TLS, timeout or I/O failure.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The server answered with a non-success status.
+    #[error("server answered {code}: {body}")]
+    Status {
+        /// The HTTP status code.
+        code: u16,
+        /// The response body (truncated).
+        body: String,
+    },
+    /// The response body did not have the expected shape.
+    #[error("undecodable response: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// Whether trying the same call again may succeed: transport failures, 5xx, 408 and 429.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Transport(_) => true,
+            ClientError::Status { code, .. } => *code >= 500 || *code == 408 || *code == 429,
+            ClientError::Decode(_) => false,
+        }
+    }
+
+    /// A closed-set name for metrics and logs (`Transport`, `Status5xx`, `Status4xx`, `Decode`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientError::Transport(_) => "Transport",
+            ClientError::Status { code, .. } if *code >= 500 => "Status5xx",
+            ClientError::Status { .. } => "Status4xx",
+            ClientError::Decode(_) => "Decode",
+        }
+    }
+}
+
+/// The calls a worker makes to Conductor. Implementations must be cheap to share (`Arc`) and safe to call
+/// concurrently.
+pub trait ConductorApi: Send + Sync + 'static {
+    /// Batch long-poll; an empty vector when nothing was available (204 or `[]`).
+    fn poll_batch(&self, request: PollRequest<'_>)
+    -> impl Future<Output = Result<Vec<PolledTask>, ClientError>> + Send;
+
+    /// `POST /tasks`: report a result. Success means the server accepted the body (it silently ignores updates to
+    /// tasks that are already terminal).
+    fn update_task(&self, result: &TaskResult) -> impl Future<Output = Result<(), ClientError>> + Send;
+}
+
+/// Decodes a batch-poll body: a JSON array of tasks, each decoded on its own so one odd task cannot lose the batch.
+pub fn decode_poll_batch(body: &[u8]) -> Result<Vec<PolledTask>, ClientError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| ClientError::Decode(e.to_string()))?;
+    Ok(items.into_iter().map(decode_task).collect())
+}
+
+fn decode_task(item: Value) -> PolledTask {
+    let field = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let (task_id, workflow_instance_id) = (field("taskId"), field("workflowInstanceId"));
+    match serde_json::from_value::<Task>(item) {
+        Ok(task) if !task.task_id.is_empty() && !task.workflow_instance_id.is_empty() => {
+            PolledTask::Task(Box::new(task))
+        }
+        Ok(_) => PolledTask::Undecodable {
+            task_id,
+            workflow_instance_id,
+            error: "taskId or workflowInstanceId missing".into(),
+        },
+        Err(e) => PolledTask::Undecodable { task_id, workflow_instance_id, error: e.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_bodies_mean_no_tasks() {
+        for body in [&b""[..], b"  ", b"[]"] {
+            assert!(decode_poll_batch(body).unwrap().is_empty(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn one_bad_task_does_not_lose_the_batch() {
+        let body = br#"[{"taskId":"a","workflowInstanceId":"w"},{"taskId":"b","workflowInstanceId":"w","pollCount":"x"},{"x":1}]"#;
+        let tasks = decode_poll_batch(body).unwrap();
+        assert!(matches!(&tasks[0], PolledTask::Task(t) if t.task_id == "a"));
+        assert!(
+            matches!(&tasks[1], PolledTask::Undecodable { task_id, error, .. } if task_id == "b" && error.contains("invalid type"))
+        );
+        assert!(matches!(&tasks[2], PolledTask::Undecodable { task_id, .. } if task_id.is_empty()));
+    }
+
+    #[test]
+    fn non_array_body_is_a_decode_error() {
+        assert!(matches!(decode_poll_batch(b"{\"a\":1}"), Err(ClientError::Decode(_))));
+    }
+
+    #[test]
+    fn retryable_classification() {
+        let status = |code| ClientError::Status { code, body: String::new() };
+        let cases = [
+            (ClientError::Transport("reset".into()), true),
+            (status(500), true),
+            (status(503), true),
+            (status(429), true),
+            (status(408), true),
+            (status(404), false),
+            (status(400), false),
+            (ClientError::Decode("x".into()), false),
+        ];
+        for (error, want) in cases {
+            assert_eq!(error.is_retryable(), want, "{error}");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Wire types of the Conductor task API (camelCase JSON): the [`Task`] a poll delivers and the [`TaskResult`] an
+//! update sends. Plain data, no logic beyond reading timeouts that conductor-oss hides in embedded definitions.
+//!
+//! Unknown fields are ignored so that every server version (3.21 to 3.32, Orkes) decodes. Only the fields the worker
+//! uses are typed; `inputData` and `outputData` stay JSON.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A task delivered by a poll. Fields the worker does not read are skipped by serde.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Task {
+    /// Id used in every update; the same across IN_PROGRESS/callback cycles, new on retry.
+    pub task_id: String,
+    /// The workflow this task belongs to; required in updates.
+    pub workflow_instance_id: String,
+    /// The queue the task was polled from (the workflow task's `type` for custom types such as `HTTP_POLL`).
+    pub task_type: String,
+    /// The workflow task's `name` (= TaskDef name).
+    pub task_def_name: String,
+    /// The task's reference name in its workflow.
+    pub reference_task_name: String,
+    /// Resolved task input; an object for every task the server creates.
+    pub input_data: Value,
+    /// The output stored by the previous update of this task id: where park mode keeps its state.
+    pub output_data: Value,
+    /// Deliveries of this task id so far (1 on first delivery).
+    pub poll_count: u32,
+    /// Attempt number, 0-based.
+    pub retry_count: u32,
+    /// Seconds without an update after which the server times the task out; 0 = none (or not copied, see
+    /// [`Task::response_timeout_secs`]).
+    pub response_timeout_seconds: u64,
+    /// The domain the task was polled from, if any.
+    pub domain: Option<String>,
+    /// The TaskDef as copied into the task (some servers).
+    pub task_definition: Option<TaskDefTimeouts>,
+    /// The workflow task, whose embedded `taskDefinition` conductor-oss fills for custom types.
+    pub workflow_task: Option<WorkflowTaskRef>,
+}
+
+/// The part of an embedded workflow task the worker reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct WorkflowTaskRef {
+    /// The TaskDef resolved for this workflow task.
+    pub task_definition: Option<TaskDefTimeouts>,
+}
+
+/// The timeouts of a TaskDef, in seconds; 0 = none.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TaskDefTimeouts {
+    /// Seconds without an update before the server times an IN_PROGRESS task out.
+    pub response_timeout_seconds: u64,
+    /// Seconds from first start before the server times the task out, parked or not.
+    pub timeout_seconds: u64,
+}
+
+impl Task {
+    /// The response timeout that applies to this task: conductor-oss delivers `responseTimeoutSeconds: 0` for
+    /// custom task types even when the TaskDef sets one, and embeds the TaskDef at `workflowTask.taskDefinition`.
+    pub fn response_timeout_secs(&self) -> u64 {
+        let embedded = [
+            self.task_definition.map(|d| d.response_timeout_seconds),
+            self.workflow_task.as_ref().and_then(|w| w.task_definition).map(|d| d.response_timeout_seconds),
+        ];
+        std::iter::once(self.response_timeout_seconds)
+            .chain(embedded.into_iter().flatten())
+            .find(|s| *s > 0)
+            .unwrap_or(0)
+    }
+}
+
+/// Status values a worker may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskResultStatus {
+    /// Not done: with `callbackAfterSeconds` the server re-delivers the task after that delay.
+    InProgress,
+    /// Done successfully.
+    Completed,
+    /// Failed; retried per the TaskDef's retry settings.
+    Failed,
+    /// Failed; never retried.
+    FailedWithTerminalError,
+}
+
+/// One line of the task's execution log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskExecLog {
+    /// The line.
+    pub log: String,
+    /// The task it belongs to (the server overwrites it anyway).
+    pub task_id: String,
+    /// Epoch milliseconds.
+    pub created_time: u64,
+}
+
+/// The body of `POST /api/tasks`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    /// Required by the server.
+    pub workflow_instance_id: String,
+    /// Required by the server.
+    pub task_id: String,
+    /// Who reports (stored on the task).
+    pub worker_id: String,
+    /// The new status.
+    pub status: TaskResultStatus,
+    /// Why the task did not complete; replaces the stored reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_for_incompletion: Option<String>,
+    /// With IN_PROGRESS: seconds until the server re-delivers the task.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub callback_after_seconds: u64,
+    /// Replaces the task's output (the server does not merge).
+    pub output_data: Map<String, Value>,
+    /// Appended to the task's execution log.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<TaskExecLog>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn response_timeout_prefers_top_level_then_embedded_definitions() {
+        let cases = [
+            (json!({"responseTimeoutSeconds": 30}), 30),
+            (
+                json!({"responseTimeoutSeconds": 0, "workflowTask": {"taskDefinition": {"responseTimeoutSeconds": 300}}}),
+                300,
+            ),
+            (json!({"taskDefinition": {"responseTimeoutSeconds": 45}, "workflowTask": {}}), 45),
+            (json!({"workflowTask": {"taskDefinition": null}}), 0),
+            (json!({}), 0),
+        ];
+        for (task, want) in cases {
+            let task: Task = serde_json::from_value(task.clone()).unwrap();
+            assert_eq!(task.response_timeout_secs(), want, "{task:?}");
+        }
+    }
+
+    #[test]
+    fn task_decodes_ignoring_unknown_fields_and_nulls_in_optional_ones() {
+        let task: Task = serde_json::from_value(json!({
+            "taskId": "t", "workflowInstanceId": "w", "taskType": "HTTP_POLL", "pollCount": 2,
+            "inputData": {"http_request": {"uri": "http://x"}}, "domain": null, "somethingNew": [1, 2],
+            "outputData": {"k": 1}
+        }))
+        .unwrap();
+        assert_eq!((task.task_id.as_str(), task.poll_count, task.domain), ("t", 2, None));
+        assert_eq!(task.output_data, json!({"k": 1}));
+    }
+
+    #[test]
+    fn result_serializes_as_the_server_expects() {
+        let result = TaskResult {
+            workflow_instance_id: "w".into(),
+            task_id: "t".into(),
+            worker_id: "me".into(),
+            status: TaskResultStatus::FailedWithTerminalError,
+            reason_for_incompletion: Some("bad".into()),
+            callback_after_seconds: 0,
+            output_data: Map::new(),
+            logs: vec![],
+        };
+        assert_eq!(
+            serde_json::to_value(&result).unwrap(),
+            json!({"workflowInstanceId": "w", "taskId": "t", "workerId": "me", "status": "FAILED_WITH_TERMINAL_ERROR",
+                   "reasonForIncompletion": "bad", "outputData": {}})
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Configuration: a TOML file, the environment and command-line flags, layered into a validated [`Config`] that
+//! remembers where every value came from.
+//!
+//! Precedence, highest first: command-line flag → environment → TOML file → built-in default. For per-task-type
+//! settings the environment and file layers are each split in two, the specific before the general:
+//! `CONDUCTOR_WORKER_<TASKTYPE>_<PROP>` → `CONDUCTOR_WORKER_ALL_<PROP>` → `[task_types.<name>]` → `[defaults]`.
+//!
+//! Environment names (matching ignores case, and `.`/`-` count as `_`, so `conductor.worker.http_poll.domain` works):
+//! - `CONDUCTOR_SERVER_URL`, `CONDUCTOR_AUTH_KEY`, `CONDUCTOR_AUTH_SECRET`: as in the official SDKs.
+//! - `CONDUCTOR_WORKER_<TASKTYPE>_<PROP>` and `CONDUCTOR_WORKER_ALL_<PROP>`, `<TASKTYPE>` upper-cased with `-` and
+//!   `.` as `_`; `<PROP>` one of `DOMAIN`, `CONCURRENCY` (alias `THREAD_COUNT`), `POLL_BATCH_MAX`,
+//!   `POLL_TIMEOUT_MS` (alias `POLL_TIMEOUT`), `PARK_THRESHOLD_SECS`, `WORKER_ID`, `PAUSED`.
+//! - `CONDUCTOR_HTTP_WORKER_TASK_TYPES` (comma list) and `CONDUCTOR_HTTP_WORKER_<SECTION>_<KEY>` for every other
+//!   file key, e.g. `CONDUCTOR_HTTP_WORKER_LIMITS_MAX_CONCURRENT_TASKS`.
+//!
+//! The loader never reads the process environment or the file system itself: `main` passes both in, and tests
+//! pass maps. Every problem is collected before failing, so one run shows them all.
+
+mod layers;
+mod settings;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+pub use layers::{ListenAddr, Source};
+pub use settings::{KNOWN_TASK_PROPS, load};
+
+/// The task type served when none is configured: the queue conductor-oss puts HTTP_POLL tasks on.
+pub const DEFAULT_TASK_TYPE: &str = "HTTP_POLL";
+
+/// What the loader is given.
+#[derive(Debug, Default, Clone)]
+pub struct LoadInputs {
+    /// The TOML file's path and text, if one was given.
+    pub file: Option<(String, String)>,
+    /// The environment.
+    pub env: HashMap<String, String>,
+    /// Command-line overrides.
+    pub cli: CliOverrides,
+    /// Default worker id when none is configured (`<hostname>-<pid>`).
+    pub default_worker_id: String,
+}
+
+/// Settings given as command-line flags.
+#[derive(Debug, Default, Clone)]
+pub struct CliOverrides {
+    /// `--server-url`.
+    pub server_url: Option<String>,
+    /// `--task-type` (repeatable); replaces the configured list.
+    pub task_types: Vec<String>,
+    /// `--concurrency`, for every task type.
+    pub concurrency: Option<String>,
+    /// `--admin-addr`.
+    pub admin_addr: Option<String>,
+    /// `--log-format`.
+    pub log_format: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The Conductor server.
+    pub server: ServerConfig,
+    /// Admin HTTP endpoint (`/healthz`, `/readyz`); `None` = off.
+    pub admin_addr: Option<SocketAddr>,
+    /// Log output format.
+    pub log_format: LogFormat,
+    /// Concurrency limits shared by all task types.
+    pub limits: LimitsConfig,
+    /// Defaults and caps for target requests.
+    pub http: HttpConfig,
+    /// Limits on waits between polls.
+    pub polling: PollingConfig,
+    /// The JavaScript evaluator.
+    pub conditions: ConditionsConfig,
+    /// Reporting results.
+    pub updates: UpdatesConfig,
+    /// How long in-flight requests may run on after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// One entry per task type served.
+    pub task_types: Vec<TaskTypeConfig>,
+}
+
+/// The Conductor server.
+#[derive(Clone, PartialEq)]
+pub struct ServerConfig {
+    /// API root, e.g. `http://localhost:8080/api`.
+    pub url: Url,
+    /// Orkes key id and secret.
+    pub auth: Option<(String, String)>,
+    /// Deadline of one API call (added to the long-poll wait for polls).
+    pub request_timeout: Duration,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret must never reach a log through Debug.
+        f.debug_struct("ServerConfig")
+            .field("url", &self.url.as_str())
+            .field("auth", &self.auth.as_ref().map(|(key, _)| (key, "***")))
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line (for containers).
+    Json,
+}
+
+/// Concurrency limits shared by all task types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsConfig {
+    /// Tasks held by this process at once, over all task types.
+    pub max_concurrent_tasks: usize,
+    /// Concurrent requests to one target `host:port`.
+    pub max_requests_per_host: usize,
+    /// Per-host overrides, `host:port` → limit.
+    pub hosts: HashMap<String, usize>,
+}
+
+/// Defaults and caps for target requests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// `connectionTimeOut` when a task has none.
+    pub connect_timeout: Duration,
+    /// `readTimeOut` when a task has none.
+    pub read_timeout: Duration,
+    /// Larger response bodies fail the request.
+    pub max_response_body_bytes: usize,
+}
+
+/// Limits on waits between polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollingConfig {
+    /// Longest wait (and longest accepted `pollingInterval`).
+    pub max_delay: Duration,
+    /// Shortest wait, whatever a task asks.
+    pub min_interval: Duration,
+    /// Random spread of each wait, ±ratio; 0 = none.
+    pub jitter_ratio: f64,
+}
+
+/// The JavaScript evaluator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionsConfig {
+    /// Evaluator threads.
+    pub threads: usize,
+    /// Wall-clock cap per evaluation.
+    pub timeout: Duration,
+    /// Loop iterations per call frame.
+    pub max_loop_iterations: u64,
+    /// Call depth.
+    pub max_recursion: usize,
+}
+
+/// Reporting results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatesConfig {
+    /// How long a failing update is retried before the result is given up (and logged as lost).
+    pub retry_window: Duration,
+}
+
+/// One task type served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskTypeConfig {
+    /// The queue polled (a task type such as `HTTP_POLL`, or a custom task name).
+    pub name: String,
+    /// Poll `domain:name` instead.
+    pub domain: Option<String>,
+    /// Tasks of this type held at once (executing or held between polls).
+    pub concurrency: usize,
+    /// Most tasks asked for in one poll.
+    pub poll_batch_max: usize,
+    /// Long-poll wait (≤ 5 s, the server's limit).
+    pub poll_timeout: Duration,
+    /// Waits between polls at or above this park; 0 parks every wait.
+    pub park_threshold: Duration,
+    /// Sent as `workerid` and stored on tasks.
+    pub worker_id: String,
+    /// Start without polling.
+    pub paused: bool,
+}
+
+/// One effective setting, for `check-config`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// Dotted key as in the file.
+    pub key: String,
+    /// The value as printed (secrets masked).
+    pub value: String,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// A loaded configuration with its provenance.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Every setting with its source, in file order.
+    pub settings: Vec<Setting>,
+    /// Legal but suspicious things worth a log line.
+    pub warnings: Vec<String>,
+}
+
+/// Every problem that prevents loading.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// One line per problem, each naming the key or variable.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        writeln!(f, "invalid configuration ({count} problem{}):", if count == 1 { "" } else { "s" })?;
+        for problem in &self.problems {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Evaluator defaults, from the evaluator's own limits.
+fn conditions_default() -> ConditionsConfig {
+    let limits = crate::condition::Limits::default();
+    ConditionsConfig {
+        threads: 1,
+        timeout: limits.timeout,
+        max_loop_iterations: limits.loop_iterations,
+        max_recursion: limits.recursion,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! IO: sends one [`RequestSpec`] to its target and reads the response into the HTTP task's output shape
+//! `{statusCode, reasonPhrase, headers, body}` (headers as lists of strings, body parsed when it is JSON).
+//!
+//! The request's deadline (`connectionTimeOut + readTimeOut`) covers the whole call, body included, and starts
+//! once the per-host permit is held. Bodies above the configured cap fail the request rather than being buffered.
+//! URLs in messages lose their query string, which may carry credentials.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Client;
+use reqwest::header::{CONTENT_LENGTH, HeaderMap};
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+use url::Url;
+
+use super::host_limits::HostLimits;
+use super::spec::RequestSpec;
+
+/// A response as the task output and the condition's `$.output.response` see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Canonical reason phrase (`OK`, `Not Found`), empty if unknown.
+    pub reason: String,
+    /// Header name (Title-Case) → values.
+    pub headers: Map<String, Value>,
+    /// JSON when the body parses as JSON, else the text (lossy UTF-8); null when empty.
+    pub body: Value,
+    /// Time from sending to the end of the body.
+    pub elapsed: Duration,
+}
+
+impl HttpResponse {
+    /// The `response` object of the task output.
+    pub fn to_json(&self) -> Value {
+        json!({"statusCode": self.status, "reasonPhrase": self.reason, "headers": self.headers, "body": self.body})
+    }
+}
+
+/// Why a request produced no response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// The deadline passed before the body was read.
+    #[error("no complete response within {0:?}")]
+    Timeout(Duration),
+    /// The body was larger than the cap.
+    #[error("response body larger than {0} bytes")]
+    BodyTooLarge(usize),
+    /// Connect, TLS, redirect or I/O failure.
+    #[error("{0}")]
+    Transport(String),
+}
+
+/// Sends task requests: one shared pooled client, per-host limits and a body cap.
+#[derive(Debug, Clone)]
+pub struct HttpInvoker {
+    client: Client,
+    hosts: Arc<HostLimits>,
+    max_body_bytes: usize,
+}
+
+impl HttpInvoker {
+    /// An invoker over a shared client.
+    pub fn new(client: Client, hosts: Arc<HostLimits>, max_body_bytes: usize) -> Self {
+        Self { client, hosts, max_body_bytes }
+    }
+
+    /// Sends the request and reads the whole response.
+    pub async fn send(&self, spec: &RequestSpec) -> Result<HttpResponse, InvokeError> {
+        let _permit = self.hosts.acquire(&spec.url).await;
+        let started = Instant::now();
+        match tokio::time::timeout(spec.timeout, self.exchange(spec, started)).await {
+            Ok(result) => result,
+            Err(_) => Err(InvokeError::Timeout(spec.timeout)),
+        }
+    }
+
+    async fn exchange(&self, spec: &RequestSpec, started: Instant) -> Result<HttpResponse, InvokeError> {
+        let mut request = self.client.request(spec.method.clone(), spec.url.clone()).headers(spec.headers.clone());
+        if let Some(body) = &spec.body {
+            request = request.body(body.clone());
+        }
+        let mut response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let declared = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > self.max_body_bytes as u64) {
+            return Err(InvokeError::BodyTooLarge(self.max_body_bytes));
+        }
+        let headers = header_lists(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.max_body_bytes {
+                return Err(InvokeError::BodyTooLarge(self.max_body_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or_default().to_owned(),
+            headers,
+            body: parse_body(&body),
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// `METHOD scheme://host:port/path`, without query or fragment, for messages and logs.
+pub fn describe_target(method: &reqwest::Method, url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    format!("{method} {shown}")
+}
+
+fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+fn header_lists(headers: &HeaderMap) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (name, value) in headers {
+        let entry = out.entry(title_case(name.as_str())).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(values) = entry {
+            values.push(Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+    }
+    out
+}
+
+/// `content-type` → `Content-Type`: HTTP/1 servers usually send this casing and conditions written against
+/// Orkes or conductor-oss (Java) read headers that way.
+fn title_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// reqwest's message with its causes (it says only "error sending request" otherwise), without the URL.
+fn transport(error: reqwest::Error) -> InvokeError {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    InvokeError::Transport(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_parse_as_json_when_they_can() {
+        assert_eq!(parse_body(b""), Value::Null);
+        assert_eq!(parse_body(b" \n"), Value::Null);
+        assert_eq!(parse_body(br#"{"a":[1]}"#), json!({"a": [1]}));
+        assert_eq!(parse_body(b"42"), json!(42));
+        assert_eq!(parse_body(b"<html>oops</html>"), json!("<html>oops</html>"));
+        assert_eq!(parse_body(b"\xff\xfeok"), json!("\u{fffd}\u{fffd}ok"));
+    }
+
+    #[test]
+    fn header_names_are_title_cased_and_grouped() {
+        let mut headers = HeaderMap::new();
+        headers.append("content-type", "application/json".parse().unwrap());
+        headers.append("set-cookie", "a=1".parse().unwrap());
+        headers.append("set-cookie", "b=2".parse().unwrap());
+        headers.append("x-amz-request-id", "r".parse().unwrap());
+        let lists = header_lists(&headers);
+        assert_eq!(lists["Content-Type"], json!(["application/json"]));
+        assert_eq!(lists["Set-Cookie"], json!(["a=1", "b=2"]));
+        assert_eq!(lists["X-Amz-Request-Id"], json!(["r"]));
+    }
+
+    #[test]
+    fn targets_are_described_without_secrets() {
+        let url = Url::parse("https://user:pw@h:8443/p/q?token=abc#f").unwrap();
+        assert_eq!(describe_target(&reqwest::Method::GET, &url), "GET https://h:8443/p/q");
+    }
+}

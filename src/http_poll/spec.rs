@@ -1,0 +1,431 @@
+//! Pure: task input JSON → validated [`HttpPollSpec`], or every problem found, each naming its field.
+//!
+//! The input schema is HTTP_POLL's `http_request` object (the same keys flat in the task input are accepted too):
+//! `uri`, `method`, `headers`, `body`, `accept`, `contentType`, `connectionTimeOut`, `readTimeOut` (ms), `encode`,
+//! `acceptedStatusCodes`, and for polling `terminationCondition`, `pollingInterval` (s), `pollingStrategy`,
+//! `maxPollCount`. Numbers may arrive as strings (`"pollingInterval": "5"` in the tutorial). Unknown keys are
+//! ignored (HTTP task keys such as `vipAddress` or `asyncComplete` have no meaning here).
+//!
+//! No IO and no JavaScript: the condition is only checked for presence and size here; it is compiled by the
+//! evaluator before the first request.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::status::StatusFilter;
+use super::strategy::PollingStrategy;
+use super::url_encoding;
+
+/// Longest `terminationCondition` accepted, in bytes.
+pub const MAX_CONDITION_BYTES: usize = 64 * 1024;
+/// `maxPollCount` when the input has none (the conductor-oss cookbook's default).
+pub const DEFAULT_MAX_POLL_COUNT: u32 = 1000;
+/// `pollingInterval` when the input has none, in seconds (Orkes' default).
+pub const DEFAULT_POLLING_INTERVAL_SECS: f64 = 60.0;
+const MAX_POLL_COUNT_LIMIT: u32 = 1_000_000;
+const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Limits and defaults that come from configuration, not from the task.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpecDefaults {
+    /// `connectionTimeOut` when the input has none.
+    pub connect_timeout: Duration,
+    /// `readTimeOut` when the input has none.
+    pub read_timeout: Duration,
+    /// Longest accepted `pollingInterval`.
+    pub max_polling_interval: Duration,
+}
+
+impl Default for SpecDefaults {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_millis(3000),
+            read_timeout: Duration::from_millis(3000),
+            max_polling_interval: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// A validated task input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpPollSpec {
+    /// The request made once, or on every poll.
+    pub request: RequestSpec,
+    /// Present when the input has a `terminationCondition`: HTTP_POLL semantics. Absent: one call, HTTP semantics.
+    pub polling: Option<PollingSpec>,
+}
+
+/// One HTTP request, ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSpec {
+    /// Upper-case HTTP method.
+    pub method: Method,
+    /// Absolute http(s) URL, encoded per `encode`.
+    pub url: Url,
+    /// Headers to send, `Accept` and `Content-Type` included.
+    pub headers: HeaderMap,
+    /// Serialized body, if any.
+    pub body: Option<Vec<u8>>,
+    /// `connectionTimeOut` + `readTimeOut`: the deadline for the whole call, body included.
+    pub timeout: Duration,
+    /// Which statuses count as success.
+    pub accepted: StatusFilter,
+}
+
+/// The polling half of an HTTP_POLL input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollingSpec {
+    /// JavaScript source of the `terminationCondition`.
+    pub condition: String,
+    /// Base interval between polls.
+    pub interval: Duration,
+    /// How the interval grows.
+    pub strategy: PollingStrategy,
+    /// The task fails after this many polls without the condition holding.
+    pub max_poll_count: NonZeroU32,
+}
+
+/// One problem with one field of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field, as the user wrote it (e.g. `http_request.pollingInterval`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Every problem found in a task input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError(pub Vec<FieldProblem>);
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid task input: ")?;
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", problem.field, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// Reads the fields of one JSON object, collecting problems instead of stopping at the first.
+struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    prefix: &'static str,
+    problems: Vec<FieldProblem>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.object.get(key).filter(|v| !v.is_null())
+    }
+
+    fn problem(&mut self, key: &str, message: impl Into<String>) {
+        self.problems.push(FieldProblem { field: format!("{}{key}", self.prefix), message: message.into() });
+    }
+
+    fn string(&mut self, key: &str) -> Option<&'a str> {
+        match self.get(key)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.problem(key, format!("must be a string, got {}", json_type(other)));
+                None
+            }
+        }
+    }
+
+    /// A number, or a string holding one (`"5"`); `None` when absent or invalid (then a problem is recorded).
+    fn number(&mut self, key: &str) -> Option<f64> {
+        let value = self.get(key)?;
+        let parsed = match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match parsed {
+            Some(n) if n.is_finite() => Some(n),
+            _ => {
+                self.problem(key, format!("must be a number, got {}", describe(value)));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &str) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            other => {
+                self.problem(key, format!("must be true or false, got {}", describe(other)));
+                None
+            }
+        }
+    }
+
+    /// Milliseconds in (0, 1 h].
+    fn timeout_ms(&mut self, key: &str, default: Duration) -> Duration {
+        match self.number(key) {
+            None => default,
+            Some(ms) if ms > 0.0 && ms <= MAX_REQUEST_TIMEOUT.as_millis() as f64 => {
+                Duration::from_secs_f64(ms / 1000.0)
+            }
+            Some(ms) => {
+                self.problem(
+                    key,
+                    format!("must be between 1 and {} milliseconds, got {ms}", MAX_REQUEST_TIMEOUT.as_millis()),
+                );
+                default
+            }
+        }
+    }
+}
+
+/// Parses and validates a task's input.
+pub fn parse(input: &Value, defaults: &SpecDefaults) -> Result<HttpPollSpec, SpecError> {
+    let one =
+        |field: &str, message: &str| SpecError(vec![FieldProblem { field: field.into(), message: message.into() }]);
+    let Value::Object(input) = input else {
+        return Err(one("inputData", &format!("must be an object, got {}", json_type(input))));
+    };
+    let (object, prefix) = match input.get("http_request") {
+        Some(Value::Object(request)) => (request, "http_request."),
+        Some(Value::Null) | None => (input, ""),
+        Some(other) => return Err(one("http_request", &format!("must be an object, got {}", json_type(other)))),
+    };
+    let mut fields = Fields { object, prefix, problems: Vec::new() };
+    let request = parse_request(&mut fields, defaults);
+    let polling = parse_polling(&mut fields, defaults);
+    match (request, polling) {
+        (Some(request), Ok(polling)) if fields.problems.is_empty() => Ok(HttpPollSpec { request, polling }),
+        _ => Err(SpecError(fields.problems)),
+    }
+}
+
+fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) -> Option<RequestSpec> {
+    let encode = fields.boolean("encode").unwrap_or(true);
+    let url = match fields.string("uri") {
+        None if fields.get("uri").is_none() => {
+            fields.problem("uri", "is required");
+            None
+        }
+        None => None,
+        Some(raw) => match url_encoding::build_url(raw, encode) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                fields.problem("uri", message);
+                None
+            }
+        },
+    };
+    let method = parse_method(fields);
+    let accepted = match fields.get("acceptedStatusCodes") {
+        None => StatusFilter::default(),
+        Some(value) => StatusFilter::parse(value).unwrap_or_else(|message| {
+            fields.problem("acceptedStatusCodes", message);
+            StatusFilter::default()
+        }),
+    };
+    let connect_timeout = fields.timeout_ms("connectionTimeOut", defaults.connect_timeout);
+    let read_timeout = fields.timeout_ms("readTimeOut", defaults.read_timeout);
+    let mut headers = parse_headers(fields);
+    let accept = header_list(fields, "accept").unwrap_or_else(|| "application/json".into());
+    let content_type = fields.string("contentType").unwrap_or("application/json").to_owned();
+    for (name, value, key) in [(ACCEPT, accept, "accept"), (CONTENT_TYPE, content_type, "contentType")] {
+        if headers.contains_key(&name) {
+            continue; // An explicit header wins over the shorthand key.
+        }
+        match HeaderValue::from_str(&value) {
+            Ok(value) => {
+                headers.insert(name, value);
+            }
+            Err(_) => fields.problem(key, "contains characters not allowed in a header value (CR, LF or control)"),
+        }
+    }
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = fields.get("body").and_then(|body| match encode_body(body, &content_type) {
+        Ok(bytes) => Some(bytes),
+        Err(message) => {
+            fields.problem("body", message);
+            None
+        }
+    });
+    Some(RequestSpec { method: method?, url: url?, headers, body, timeout: connect_timeout + read_timeout, accepted })
+}
+
+fn parse_method(fields: &mut Fields<'_>) -> Option<Method> {
+    const ALLOWED: [&str; 8] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"];
+    let Some(raw) = fields.string("method") else {
+        if fields.get("method").is_none() {
+            fields.problem("method", format!("is required (one of {})", ALLOWED.join(", ")));
+        }
+        return None;
+    };
+    let upper = raw.trim().to_ascii_uppercase();
+    if !ALLOWED.contains(&upper.as_str()) {
+        fields.problem("method", format!("must be one of {}, got {raw:?}", ALLOWED.join(", ")));
+        return None;
+    }
+    Method::from_bytes(upper.as_bytes()).ok()
+}
+
+fn parse_headers(fields: &mut Fields<'_>) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let Some(value) = fields.get("headers") else { return headers };
+    let Value::Object(map) = value else {
+        fields.problem("headers", format!("must be an object of strings, got {}", json_type(value)));
+        return headers;
+    };
+    for (name, value) in map {
+        let key = format!("headers.{name}");
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s.as_str(),
+            other => {
+                fields.problem(&key, format!("must be a string, got {}", json_type(other)));
+                continue;
+            }
+        };
+        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(text)) {
+            (Err(_), _) => {
+                fields.problem(&key, "is not a valid header name (CR, LF, spaces and separators are not allowed)")
+            }
+            (_, Err(_)) => {
+                fields.problem(&key, "contains characters not allowed in a header value (CR, LF or control)")
+            }
+            (Ok(name), Ok(value)) => {
+                headers.append(name, value);
+            }
+        }
+    }
+    headers
+}
+
+/// `accept` may be a string or a list of strings (joined with `, `).
+fn header_list(fields: &mut Fields<'_>, key: &str) -> Option<String> {
+    match fields.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            Some(items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        }
+        other => {
+            fields.problem(key, format!("must be a string or a list of strings, got {}", json_type(other)));
+            None
+        }
+    }
+}
+
+/// Serializes a body for a content type: strings are sent as they are; other JSON values need a JSON content type,
+/// or a form content type with a flat object.
+fn encode_body(body: &Value, content_type: &str) -> Result<Vec<u8>, String> {
+    if let Value::String(text) = body {
+        return Ok(text.clone().into_bytes());
+    }
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") || essence == "text/json" {
+        return serde_json::to_vec(body).map_err(|e| e.to_string());
+    }
+    if essence == "application/x-www-form-urlencoded" {
+        return url_encoding::form_body(body);
+    }
+    Err(format!(
+        "a {} body needs a JSON or form content type, but contentType is {content_type:?}; send a string body or change contentType",
+        json_type(body)
+    ))
+}
+
+fn parse_polling(fields: &mut Fields<'_>, defaults: &SpecDefaults) -> Result<Option<PollingSpec>, ()> {
+    const POLLING_KEYS: [&str; 3] = ["pollingInterval", "pollingStrategy", "maxPollCount"];
+    let condition = match fields.string("terminationCondition") {
+        Some(source) if source.trim().is_empty() => {
+            fields.problem("terminationCondition", "must not be empty");
+            return Err(());
+        }
+        Some(source) if source.len() > MAX_CONDITION_BYTES => {
+            fields.problem("terminationCondition", format!("is longer than {MAX_CONDITION_BYTES} bytes"));
+            return Err(());
+        }
+        Some(source) => source.to_owned(),
+        None if fields.get("terminationCondition").is_some() => return Err(()),
+        None => {
+            if let Some(key) = POLLING_KEYS.iter().find(|key| fields.get(key).is_some()) {
+                fields.problem("terminationCondition", format!("is required when {key} is set"));
+                return Err(());
+            }
+            return Ok(None);
+        }
+    };
+    let interval = match fields.number("pollingInterval") {
+        None if fields.get("pollingInterval").is_some() => None,
+        None => Some(Duration::from_secs_f64(DEFAULT_POLLING_INTERVAL_SECS)),
+        Some(secs) if secs > 0.0 && secs <= defaults.max_polling_interval.as_secs_f64() => {
+            Some(Duration::from_secs_f64(secs))
+        }
+        Some(secs) => {
+            let max = defaults.max_polling_interval.as_secs_f64();
+            fields.problem("pollingInterval", format!("must be more than 0 and at most {max} seconds, got {secs}"));
+            None
+        }
+    };
+    let strategy = match fields.string("pollingStrategy") {
+        None if fields.get("pollingStrategy").is_some() => None,
+        None => Some(PollingStrategy::Fixed),
+        Some(raw) => PollingStrategy::parse(raw).or_else(|| {
+            fields.problem(
+                "pollingStrategy",
+                format!("must be FIXED, LINEAR_BACKOFF or EXPONENTIAL_BACKOFF, got {raw:?}"),
+            );
+            None
+        }),
+    };
+    let max_poll_count = match fields.number("maxPollCount") {
+        None if fields.get("maxPollCount").is_some() => None,
+        None => NonZeroU32::new(DEFAULT_MAX_POLL_COUNT),
+        Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= f64::from(MAX_POLL_COUNT_LIMIT) => NonZeroU32::new(n as u32),
+        Some(n) => {
+            fields.problem("maxPollCount", format!("must be a whole number from 1 to {MAX_POLL_COUNT_LIMIT}, got {n}"));
+            None
+        }
+    };
+    match (interval, strategy, max_poll_count) {
+        (Some(interval), Some(strategy), Some(max_poll_count)) => {
+            Ok(Some(PollingSpec { condition, interval, strategy, max_poll_count }))
+        }
+        _ => Err(()),
+    }
+}
+
+/// `an object`, `a number`, ... for messages.
+pub(crate) fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The type and, for scalars, the value (shortened), for messages.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{:?}", s.chars().take(40).collect::<String>()),
+        Value::Bool(_) | Value::Number(_) => value.to_string(),
+        other => json_type(other).to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+use super::*;
+use serde_json::json;
+
+fn parse_default(input: Value) -> Result<HttpPollSpec, SpecError> {
+    parse(&input, &SpecDefaults::default())
+}
+
+fn tutorial_poll_input() -> Value {
+    json!({"http_request": {
+        "uri": "http://127.0.0.1:8090/12345",
+        "method": "GET",
+        "accept": "application/json",
+        "contentType": "application/json",
+        "terminationCondition": "(function(){ return $.output.response.statusCode == 200 && $.output.response.body.body.status == \"COMPLETED\";})();",
+        "pollingInterval": "5",
+        "pollingStrategy": "FIXED",
+        "encode": true
+    }})
+}
+
+#[test]
+fn tutorial_http_poll_input_parses() {
+    let spec = parse_default(tutorial_poll_input()).unwrap();
+    assert_eq!(spec.request.method, Method::GET);
+    assert_eq!(spec.request.url.as_str(), "http://127.0.0.1:8090/12345");
+    assert_eq!(spec.request.headers[ACCEPT], "application/json");
+    assert_eq!(spec.request.timeout, Duration::from_secs(6));
+    assert_eq!(spec.request.body, None);
+    let polling = spec.polling.unwrap();
+    assert_eq!(polling.interval, Duration::from_secs(5));
+    assert_eq!(polling.strategy, PollingStrategy::Fixed);
+    assert_eq!(polling.max_poll_count.get(), DEFAULT_MAX_POLL_COUNT);
+    assert!(polling.condition.contains("COMPLETED"));
+}
+
+#[test]
+fn tutorial_invoke_input_is_a_single_call_with_a_json_body() {
+    let spec = parse_default(json!({"http_request": {
+        "uri": "http://127.0.0.1:8090/invoke-lambda",
+        "method": "POST",
+        "headers": {"Content-Type": "application/json", "X-Amz-Invocation-Type": "Event"},
+        "body": {"requestId": "12345"}
+    }}))
+    .unwrap();
+    assert!(spec.polling.is_none());
+    assert_eq!(spec.request.method, Method::POST);
+    assert_eq!(spec.request.body.as_deref(), Some(&br#"{"requestId":"12345"}"#[..]));
+    assert_eq!(spec.request.headers["x-amz-invocation-type"], "Event");
+    assert_eq!(spec.request.headers.get_all(CONTENT_TYPE).iter().count(), 1);
+}
+
+#[test]
+fn flat_input_is_accepted() {
+    let spec = parse_default(json!({"uri": "http://h/x", "method": "get", "terminationCondition": "true",
+        "pollingInterval": 0.5, "pollingStrategy": "LINEAR_BACKOFF", "maxPollCount": "3"}))
+    .unwrap();
+    let polling = spec.polling.unwrap();
+    assert_eq!(
+        (polling.interval, polling.strategy, polling.max_poll_count.get()),
+        (Duration::from_millis(500), PollingStrategy::LinearBackoff, 3)
+    );
+}
+
+#[test]
+fn numbers_and_booleans_may_be_strings() {
+    let spec = parse_default(json!({"http_request": {"uri": "http://h/a b", "method": "GET", "encode": "false",
+        "connectionTimeOut": "250", "readTimeOut": 750.0}}));
+    // encode "false" keeps the URI as written; the url crate still encodes the space itself.
+    let spec = spec.unwrap();
+    assert_eq!(spec.request.url.as_str(), "http://h/a%20b");
+    assert_eq!(spec.request.timeout, Duration::from_secs(1));
+}
+
+#[test]
+fn body_encoding_follows_the_content_type() {
+    let cases: [(Value, &str, Result<&[u8], &str>); 6] = [
+        (json!("raw text"), "text/plain", Ok(b"raw text")),
+        (json!({"a": 1}), "application/json; charset=utf-8", Ok(br#"{"a":1}"#)),
+        (json!([1, 2]), "application/vnd.api+json", Ok(b"[1,2]")),
+        (json!({"a": "b c"}), "application/x-www-form-urlencoded", Ok(b"a=b%20c")),
+        (json!({"a": 1}), "text/plain", Err("body")),
+        (json!(42), "application/xml", Err("body")),
+    ];
+    for (body, content_type, want) in cases {
+        let result =
+            parse_default(json!({"uri": "http://h", "method": "POST", "body": body, "contentType": content_type}));
+        match want {
+            Ok(bytes) => assert_eq!(result.unwrap().request.body.as_deref(), Some(bytes), "{content_type}"),
+            Err(field) => assert_eq!(result.unwrap_err().0[0].field, field, "{content_type}"),
+        }
+    }
+}
+
+#[test]
+fn header_content_type_wins_over_the_content_type_key() {
+    let spec = parse_default(json!({"uri": "http://h", "method": "POST", "contentType": "text/plain",
+        "headers": {"content-type": "application/json"}, "body": {"a": 1}}))
+    .unwrap();
+    assert_eq!(spec.request.headers[CONTENT_TYPE], "application/json");
+    assert_eq!(spec.request.body.as_deref(), Some(&br#"{"a":1}"#[..]));
+}
+
+#[test]
+fn accepted_status_codes_are_parsed() {
+    let spec =
+        parse_default(json!({"uri": "http://h", "method": "GET", "acceptedStatusCodes": ["2xx", "404"]})).unwrap();
+    assert!(
+        spec.request.accepted.accepts(404) && spec.request.accepted.accepts(201) && !spec.request.accepted.accepts(500)
+    );
+}
+
+/// Each malformed input fails, and the first problem names the field that is wrong.
+#[test]
+fn malformed_inputs_name_the_field() {
+    let poll = |extra: Value| {
+        let mut base = json!({"uri": "http://h/x", "method": "GET", "terminationCondition": "true"});
+        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        base
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (json!([1, 2]), "inputData"),
+        (json!("text"), "inputData"),
+        (json!({"http_request": "GET http://h"}), "http_request"),
+        (json!({"http_request": [1]}), "http_request"),
+        (json!({"method": "GET"}), "uri"),
+        (json!({"uri": 42, "method": "GET"}), "uri"),
+        (json!({"uri": "", "method": "GET"}), "uri"),
+        (json!({"uri": "ftp://h/x", "method": "GET"}), "uri"),
+        (json!({"uri": "relative/path", "method": "GET"}), "uri"),
+        (json!({"uri": "http://h"}), "method"),
+        (json!({"uri": "http://h", "method": "FETCH"}), "method"),
+        (json!({"uri": "http://h", "method": 1}), "method"),
+        (json!({"uri": "http://h", "method": "GET", "headers": "x"}), "headers"),
+        (json!({"uri": "http://h", "method": "GET", "headers": {"X-N": 1}}), "headers.X-N"),
+        (json!({"uri": "http://h", "method": "GET", "headers": {"X-A": ["a"]}}), "headers.X-A"),
+        (json!({"uri": "http://h", "method": "GET", "headers": {"X-A": "a\r\nInjected: 1"}}), "headers.X-A"),
+        (json!({"uri": "http://h", "method": "GET", "headers": {"X\nB": "a"}}), "headers.X\nB"),
+        (json!({"uri": "http://h", "method": "GET", "headers": {"bad name": "a"}}), "headers.bad name"),
+        (json!({"uri": "http://h", "method": "GET", "accept": 5}), "accept"),
+        (json!({"uri": "http://h", "method": "GET", "accept": "a\nb"}), "accept"),
+        (json!({"uri": "http://h", "method": "GET", "contentType": "x\r\n"}), "contentType"),
+        (json!({"uri": "http://h", "method": "GET", "encode": "maybe"}), "encode"),
+        (json!({"uri": "http://h", "method": "GET", "connectionTimeOut": -1}), "connectionTimeOut"),
+        (json!({"uri": "http://h", "method": "GET", "readTimeOut": "soon"}), "readTimeOut"),
+        (json!({"uri": "http://h", "method": "GET", "readTimeOut": 1e12}), "readTimeOut"),
+        (json!({"uri": "http://h", "method": "GET", "acceptedStatusCodes": []}), "acceptedStatusCodes"),
+        (json!({"uri": "http://h", "method": "GET", "pollingInterval": 5}), "terminationCondition"),
+        (json!({"uri": "http://h", "method": "GET", "maxPollCount": 5}), "terminationCondition"),
+        (poll(json!({"terminationCondition": ""})), "terminationCondition"),
+        (poll(json!({"terminationCondition": true})), "terminationCondition"),
+        (poll(json!({"terminationCondition": "x".repeat(MAX_CONDITION_BYTES + 1)})), "terminationCondition"),
+        (poll(json!({"pollingInterval": 0})), "pollingInterval"),
+        (poll(json!({"pollingInterval": -5})), "pollingInterval"),
+        (poll(json!({"pollingInterval": "NaN"})), "pollingInterval"),
+        (poll(json!({"pollingInterval": "inf"})), "pollingInterval"),
+        (poll(json!({"pollingInterval": 1e300})), "pollingInterval"),
+        (poll(json!({"pollingInterval": "five"})), "pollingInterval"),
+        (poll(json!({"pollingInterval": [5]})), "pollingInterval"),
+        (poll(json!({"pollingStrategy": "RANDOM"})), "pollingStrategy"),
+        (poll(json!({"pollingStrategy": 1})), "pollingStrategy"),
+        (poll(json!({"maxPollCount": 0})), "maxPollCount"),
+        (poll(json!({"maxPollCount": -3})), "maxPollCount"),
+        (poll(json!({"maxPollCount": 2.5})), "maxPollCount"),
+        (poll(json!({"maxPollCount": "lots"})), "maxPollCount"),
+        (poll(json!({"maxPollCount": 1e10})), "maxPollCount"),
+    ];
+    for (input, field) in cases {
+        let err = parse_default(input.clone()).expect_err(&input.to_string());
+        assert!(!err.0.is_empty());
+        let fields: Vec<&str> = err.0.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields[0], field, "{input} -> {err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
+
+#[test]
+fn field_names_carry_the_http_request_prefix_and_all_problems_are_listed() {
+    let err =
+        parse_default(json!({"http_request": {"method": "NOPE", "pollingInterval": -1, "terminationCondition": "true",
+        "maxPollCount": 0}}))
+        .unwrap_err();
+    let fields: Vec<&str> = err.0.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["http_request.uri", "http_request.method", "http_request.pollingInterval", "http_request.maxPollCount"]
+    );
+}
+
+#[test]
+fn null_values_count_as_absent() {
+    let spec = parse_default(json!({"uri": "http://h", "method": "GET", "headers": null, "body": null,
+        "terminationCondition": null, "pollingInterval": null}))
+    .unwrap();
+    assert!(spec.polling.is_none() && spec.request.body.is_none());
+}

@@ -1,0 +1,34 @@
+//! conductor-http-worker: a Conductor task worker that executes HTTP and HTTP_POLL tasks.
+//!
+//! Data flow, per task type:
+//! ```text
+//! poller ── acquire slot permits ──▶ batch poll (count = permits) ──▶ spawn one execution per task
+//!   ▲                                                                      │
+//!   └──────────── permit returns when the execution ends ◀── reporter ◀── executor (http_poll)
+//! ```
+//!
+//! Modules:
+//! - [`config`]: TOML + environment + flags → validated [`config::Config`], with the source of every value.
+//! - [`conductor`]: the [`conductor::ConductorApi`] seam (batch poll, update) and its reqwest implementation.
+//! - [`http_poll`]: one task's lifecycle; pure decision modules plus the request and executor IO.
+//! - [`condition`]: JavaScript `terminationCondition`s on dedicated boa threads.
+//! - [`worker`]: a worker per task type: slots, the poll loop, dispatch and reporting.
+//! - [`app`]: wiring; [`admin`]: `/healthz` and `/readyz`; [`shutdown`]: signals; [`eval`]: the `eval` command.
+//!
+//! Glossary:
+//! - *task*: what Conductor hands out; one `taskId`, delivered once per poll or callback.
+//! - *execution*: this process working on one delivery of a task, until it completes, fails or parks.
+//! - *poll* (HTTP_POLL): one request to the target followed by one condition evaluation.
+//! - *hold* / *park*: wait between polls in this process / on the server (IN_PROGRESS + `callbackAfterSeconds`).
+//! - *slot* (permit): capacity for one execution of a task type; held from poll to report.
+
+pub mod admin;
+pub mod app;
+pub mod clock;
+pub mod condition;
+pub mod conductor;
+pub mod config;
+pub mod eval;
+pub mod http_poll;
+pub mod shutdown;
+pub mod worker;
