@@ -1,1 +1,228 @@
-//! todo
+//! The `eval` command: evaluates a `terminationCondition` against a response from a file (or fetched once with the
+//! task's own request fields) and prints the `$` it built, the result, and what the worker would do with it. It
+//! answers the tutorial's "workflow gets stuck on polling: check the response format".
+//!
+//! Exit codes: 0 the condition ran (whatever it decided), 1 the condition failed (syntax, throw, bad result),
+//! 64 bad arguments or input files.
+
+use std::io::Write;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::cli::EvalArgs;
+use crate::condition::{ConditionEvaluator, Limits, Verdict};
+use crate::config::Config;
+use crate::http_poll::executor::dollar;
+use crate::http_poll::host_limits::HostLimits;
+use crate::http_poll::request::{HttpInvoker, HttpResponse};
+use crate::http_poll::spec::{self, SpecDefaults};
+use crate::http_poll::status::{StatusFilter, is_transient};
+use crate::http_poll::termination::{Decision, Observation, decide_poll};
+
+/// Exit code for usage and input errors (EX_USAGE).
+pub const EXIT_USAGE: i32 = 64;
+
+/// Runs the command, writing its report to `out`; returns the exit code.
+pub async fn run(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> i32 {
+    match evaluate(args, config, out).await {
+        Ok(code) => code,
+        Err(message) => {
+            let _ = writeln!(out, "error: {message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Result<i32, String> {
+    let input = match &args.input {
+        Some(path) => read_json(path)?,
+        None => Value::Object(Map::new()),
+    };
+    let request = input.get("http_request").filter(|v| v.is_object()).unwrap_or(&input);
+    let condition = args
+        .condition
+        .clone()
+        .or_else(|| request.get("terminationCondition").and_then(Value::as_str).map(str::to_owned))
+        .ok_or("no condition: pass --condition or an --input with a terminationCondition")?;
+    let defaults = SpecDefaults {
+        connect_timeout: config.http.connect_timeout,
+        read_timeout: config.http.read_timeout,
+        max_polling_interval: config.polling.max_delay,
+    };
+    let (response, accepted) = if args.fetch {
+        let spec = spec::parse(&input, &defaults).map_err(|e| e.to_string())?;
+        let client = reqwest::Client::new();
+        let invoker = HttpInvoker::new(
+            client,
+            Arc::new(HostLimits::new(1, Default::default())),
+            config.http.max_response_body_bytes,
+        );
+        let response = invoker.send(&spec.request).await.map_err(|e| format!("the request failed: {e}"))?;
+        (response, spec.request.accepted)
+    } else if let Some(path) = &args.response {
+        (response_from_json(&read_json(path)?)?, accepted_from(request)?)
+    } else if let Some(path) = &args.body {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (
+            HttpResponse {
+                status: args.status,
+                reason: String::new(),
+                headers: Map::new(),
+                body,
+                elapsed: Duration::ZERO,
+            },
+            accepted_from(request)?,
+        )
+    } else {
+        return Err("no response: pass --response FILE, --body FILE, or --input FILE --fetch".into());
+    };
+
+    let dollar = dollar(&input, &response, 1);
+    let pretty = serde_json::to_string_pretty(&dollar).unwrap_or_default();
+    let _ = writeln!(out, "$ (what the condition sees):\n{pretty}\n\nterminationCondition:\n  {condition}\n");
+
+    let observation = if accepted.accepts(response.status) {
+        let evaluator = ConditionEvaluator::start(1, Limits::default()).map_err(|e| e.to_string())?;
+        Observation::Accepted(Some(evaluator.evaluate(condition.as_str().into(), dollar).await))
+    } else {
+        let description = format!("status {} is not accepted (2xx, or acceptedStatusCodes)", response.status);
+        Observation::Rejected { transient: is_transient(response.status), description }
+    };
+    let result = match &observation {
+        Observation::Accepted(Some(Ok(Verdict::Holds))) => "true".to_owned(),
+        Observation::Accepted(Some(Ok(Verdict::NotYet))) => "false".to_owned(),
+        Observation::Accepted(Some(Ok(Verdict::Fails))) => "-1".to_owned(),
+        Observation::Accepted(Some(Err(error))) => format!("error: {error}"),
+        Observation::Rejected { description, .. } => format!("not evaluated: {description}"),
+        _ => String::new(),
+    };
+    let next = match decide_poll(&observation, 1, NonZeroU32::MAX) {
+        Decision::Complete => "the task COMPLETES with this response".to_owned(),
+        Decision::PollAgain => "the worker polls again after the pollingInterval".to_owned(),
+        Decision::Fail { terminal: true, reason } => {
+            format!("the task fails terminally (FAILED_WITH_TERMINAL_ERROR): {reason}")
+        }
+        Decision::Fail { terminal: false, reason } => {
+            format!("the task fails (FAILED, retried per its TaskDef): {reason}")
+        }
+    };
+    let _ = writeln!(out, "result: {result}\n=> {next}");
+    Ok(if matches!(observation, Observation::Accepted(Some(Err(_)))) { 1 } else { 0 })
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+}
+
+fn accepted_from(request: &Value) -> Result<StatusFilter, String> {
+    match request.get("acceptedStatusCodes") {
+        None | Some(Value::Null) => Ok(StatusFilter::default()),
+        Some(value) => StatusFilter::parse(value).map_err(|e| format!("acceptedStatusCodes: {e}")),
+    }
+}
+
+/// `{"statusCode", "reasonPhrase"?, "headers"?, "body"?}` as copied from a task's `output.response`.
+fn response_from_json(value: &Value) -> Result<HttpResponse, String> {
+    let status = value
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or("--response must be an object with a numeric statusCode (use --body for a raw response body)")?;
+    let headers = value.get("headers").and_then(Value::as_object).cloned().unwrap_or_default();
+    let reason = value.get("reasonPhrase").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let body = value.get("body").cloned().unwrap_or(Value::Null);
+    Ok(HttpResponse { status, reason, headers, body, elapsed: Duration::ZERO })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{LoadInputs, load};
+    use serde_json::json;
+
+    const TUTORIAL: &str = "(function(){ return $.output.response.statusCode == 200 && $.output.response.body.body.status == \"COMPLETED\";})();";
+
+    fn config() -> Config {
+        load(&LoadInputs { default_worker_id: "t".into(), ..LoadInputs::default() }).unwrap().config
+    }
+
+    fn args(dir: &tempfile::TempDir, files: &[(&str, Value)]) -> EvalArgs {
+        let mut args = EvalArgs { condition: None, input: None, response: None, body: None, status: 200, fetch: false };
+        for (name, content) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content.to_string()).unwrap();
+            match *name {
+                "input.json" => args.input = Some(path),
+                "response.json" => args.response = Some(path),
+                _ => args.body = Some(path),
+            }
+        }
+        args
+    }
+
+    async fn run_text(args: &EvalArgs) -> (i32, String) {
+        let mut out = Vec::new();
+        let code = run(args, &config(), &mut out).await;
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn tutorial_condition_against_a_body_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = json!({"http_request": {"uri": "http://h/1", "method": "GET", "terminationCondition": TUTORIAL}});
+        let done = args(
+            &dir,
+            &[
+                ("input.json", input.clone()),
+                ("body.json", json!({"statusCode": 200, "body": {"status": "COMPLETED"}})),
+            ],
+        );
+        let (code, text) = run_text(&done).await;
+        assert_eq!(code, 0, "{text}");
+        assert!(text.contains("\"output\""), "{text}");
+        assert!(text.contains("result: true\n=> the task COMPLETES"), "{text}");
+
+        let flat = args(&dir, &[("input.json", input), ("body.json", json!({"status": "COMPLETED"}))]);
+        let (code, text) = run_text(&flat).await;
+        assert_eq!(code, 1, "body.body.status is undefined: the condition throws\n{text}");
+        assert!(text.contains("fails terminally"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn response_file_and_status_handling() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = args(&dir, &[("response.json", json!({"statusCode": 200, "body": {"state": "RUNNING"}}))]);
+        a.condition = Some("$.output.response.body.state == 'DONE'".into());
+        let (code, text) = run_text(&a).await;
+        assert_eq!(code, 0);
+        assert!(text.contains("result: false\n=> the worker polls again"), "{text}");
+
+        let mut rejected = args(&dir, &[("response.json", json!({"statusCode": 404, "body": "missing"}))]);
+        rejected.condition = Some("true".into());
+        let (code, text) = run_text(&rejected).await;
+        assert_eq!(code, 0);
+        assert!(text.contains("not evaluated: status 404 is not accepted"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn usage_errors_exit_64() {
+        let dir = tempfile::tempdir().unwrap();
+        let no_condition = args(&dir, &[("body.json", json!({}))]);
+        assert_eq!(run_text(&no_condition).await.0, EXIT_USAGE);
+        let mut no_response = args(&dir, &[]);
+        no_response.condition = Some("true".into());
+        assert_eq!(run_text(&no_response).await.0, EXIT_USAGE);
+        let mut not_a_response = args(&dir, &[("response.json", json!({"status": "x"}))]);
+        not_a_response.condition = Some("true".into());
+        let (code, text) = run_text(&not_a_response).await;
+        assert_eq!(code, EXIT_USAGE);
+        assert!(text.contains("numeric statusCode"), "{text}");
+    }
+}

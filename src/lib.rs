@@ -24,11 +24,14 @@
 
 pub mod admin;
 pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod condition;
 pub mod conductor;
 pub mod config;
 pub mod eval;
+pub mod health;
 pub mod http_poll;
+pub mod logging;
 pub mod shutdown;
 pub mod worker;

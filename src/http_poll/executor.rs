@@ -179,6 +179,9 @@ impl Executor {
                 }
                 Decision::PollAgain => {
                     let delay = self.next_delay(polling, state.polls_made);
+                    if matches!(exchange.observation, Observation::Accepted(_)) {
+                        line.push_str("; terminationCondition false");
+                    }
                     line.push_str(&format!("; next poll in {:.3} s.", delay.as_secs_f64()));
                     logs.push(line);
                     state.next_poll_at_ms = epoch_ms() + delay.as_millis() as u64;

@@ -60,7 +60,11 @@ impl Outcome {
             .logs
             .into_lines()
             .into_iter()
-            .map(|log| TaskExecLog { log, task_id: task.task_id.clone(), created_time: now_ms })
+            .map(|(at, log)| TaskExecLog {
+                log,
+                task_id: task.task_id.clone(),
+                created_time: if at == 0 { now_ms } else { at },
+            })
             .collect();
         TaskResult {
             workflow_instance_id: task.workflow_instance_id.clone(),
@@ -78,12 +82,13 @@ impl Outcome {
 /// A bounded execution log: the last [`MAX_LOG_LINES`] lines, plus how many were dropped before them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecLog {
-    lines: std::collections::VecDeque<String>,
+    /// (epoch ms, line)
+    lines: std::collections::VecDeque<(u64, String)>,
     dropped: usize,
 }
 
 impl ExecLog {
-    /// Appends a line (shortened if very long).
+    /// Appends a line (shortened if very long), stamped with the current time.
     pub fn push(&mut self, line: impl Into<String>) {
         let mut line = line.into();
         if line.chars().count() > MAX_LOG_LINE_CHARS {
@@ -93,12 +98,13 @@ impl ExecLog {
             self.lines.pop_front();
             self.dropped += 1;
         }
-        self.lines.push_back(line);
+        self.lines.push_back((crate::clock::epoch_ms(), line));
     }
 
-    /// The lines to send, starting with a note of the dropped ones.
-    pub fn into_lines(self) -> Vec<String> {
-        let note = (self.dropped > 0).then(|| format!("({} earlier log lines omitted)", self.dropped));
+    /// The lines to send with their times, starting with a note of the dropped ones.
+    pub fn into_lines(self) -> Vec<(u64, String)> {
+        let first = self.lines.front().map_or(0, |(at, _)| *at);
+        let note = (self.dropped > 0).then(|| (first, format!("({} earlier log lines omitted)", self.dropped)));
         note.into_iter().chain(self.lines).collect()
     }
 }
@@ -139,7 +145,9 @@ mod tests {
                 (result.task_id.as_str(), result.workflow_instance_id.as_str(), result.worker_id.as_str()),
                 ("t", "w", "me")
             );
-            assert_eq!(result.logs, vec![TaskExecLog { log: "line".into(), task_id: "t".into(), created_time: 42 }]);
+            assert_eq!(result.logs.len(), 1);
+            assert_eq!((result.logs[0].log.as_str(), result.logs[0].task_id.as_str()), ("line", "t"));
+            assert!(result.logs[0].created_time > 1_700_000_000_000, "stamped when pushed");
         }
     }
 
@@ -150,7 +158,7 @@ mod tests {
             logs.push(format!("line {i}"));
         }
         logs.push("x".repeat(2000));
-        let lines = logs.into_lines();
+        let lines: Vec<String> = logs.into_lines().into_iter().map(|(_, line)| line).collect();
         assert_eq!(lines.len(), MAX_LOG_LINES + 1);
         assert_eq!(lines[0], "(6 earlier log lines omitted)");
         assert_eq!(lines[1], "line 6");

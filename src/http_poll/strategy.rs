@@ -44,7 +44,7 @@ impl PollingStrategy {
             Self::Fixed => 1.0,
             Self::LinearBackoff => f64::from(polls_made.max(1)),
             // 2^1024 is infinite in f64; min() below turns that into the cap.
-            Self::ExponentialBackoff => 2f64.powi(polls_made.max(1).min(1100) as i32),
+            Self::ExponentialBackoff => 2f64.powi(polls_made.clamp(1, 1100) as i32),
         };
         let secs = interval.as_secs_f64() * factor;
         if secs.is_finite() && secs < cap.as_secs_f64() { Duration::from_secs_f64(secs) } else { cap }

@@ -118,6 +118,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)] // table rows
     fn poll_outcomes() {
         let syntax = Observation::Accepted(Some(Err(ConditionError::Syntax("x".into()))));
         let timeout = Observation::Accepted(Some(Err(ConditionError::Timeout(std::time::Duration::from_millis(100)))));

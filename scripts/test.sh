@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command: unit tests, then the integration suite against a real conductor-oss server that this script
+# fetches (Maven Central), starts on a free loopback port with its SQLite file in a temp dir, and stops afterwards.
+#
+#   scripts/test.sh                       newest server (3.32.3)
+#   scripts/test.sh --server-version V    another version, e.g. 3.21.14
+#
+# Extra arguments after `--` go to `cargo test` (e.g. `-- --test it tutorial`).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+version=${CONDUCTOR_SERVER_VERSION:-3.32.3}
+cargo_args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --server-version) version=$2; shift 2 ;;
+    --) shift; cargo_args=("$@"); break ;;
+    *) echo "unknown argument: $1 (usage: $0 [--server-version V] [-- CARGO_TEST_ARGS...])" >&2; exit 2 ;;
+  esac
+done
+
+# Build first, so compile time does not count against a running server.
+cargo build --workspace --all-targets --locked
+
+data=$(mktemp -d "${TMPDIR:-/tmp}/conductor-it.XXXXXX")
+cleanup() {
+  scripts/conductor-server.sh stop "$data"
+  if [ "${KEEP_SERVER_DATA:-}" = "1" ]; then echo "server data kept in $data"; else rm -rf "$data"; fi
+}
+trap cleanup EXIT
+
+url=$(scripts/conductor-server.sh start "$data" "$version")
+echo "conductor-server $version at $url"
+export CONDUCTOR_IT_SERVER_URL=$url
+export CONDUCTOR_IT_SERVER_VERSION=$version
+if ! cargo test --workspace --locked "${cargo_args[@]}"; then
+  echo "tests failed; last server log lines:" >&2
+  tail -n 40 "$data/server.log" >&2 || true
+  exit 1
+fi

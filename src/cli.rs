@@ -1,0 +1,81 @@
+//! The command line (clap): the daemon's flags and the `check-config` and `eval` subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::CliOverrides;
+
+/// Executes Conductor HTTP and HTTP_POLL tasks: invokes APIs and polls them until a JavaScript condition holds.
+#[derive(Debug, Parser)]
+#[command(name = "conductor-http-worker", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (see config/worker.toml).
+    #[arg(long, env = "CONDUCTOR_HTTP_WORKER_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Conductor API root, e.g. http://localhost:8080/api.
+    #[arg(long, global = true, value_name = "URL")]
+    pub server_url: Option<String>,
+    /// A task type (queue) to serve; repeat for several. Replaces the configured list.
+    #[arg(long = "task-type", global = true, value_name = "NAME")]
+    pub task_types: Vec<String>,
+    /// Tasks of each type held at once.
+    #[arg(long, global = true, value_name = "N")]
+    pub concurrency: Option<String>,
+    /// Admin address for /healthz and /readyz ("off" to disable).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub admin_addr: Option<String>,
+    /// Log format: pretty or json.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// What to do (default: run the worker).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the worker (the default).
+    Run,
+    /// Validate the configuration and print every effective value with its source; exit 64 listing every problem.
+    CheckConfig,
+    /// Evaluate a terminationCondition against a response, printing the `$` it sees and the result.
+    Eval(EvalArgs),
+}
+
+/// Arguments of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The condition's JavaScript source (default: the input's terminationCondition).
+    #[arg(long, value_name = "JS")]
+    pub condition: Option<String>,
+    /// Task input JSON file: `{"http_request": {...}}` or the same keys flat (default: `{}`).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// A response as the task output shows it: JSON `{"statusCode", "headers", "body"}`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["body", "fetch"])]
+    pub response: Option<PathBuf>,
+    /// A raw response body (what curl prints); parsed as JSON when it is.
+    #[arg(long, value_name = "FILE", conflicts_with = "fetch")]
+    pub body: Option<PathBuf>,
+    /// Status code to pair with --body.
+    #[arg(long, default_value_t = 200, requires = "body")]
+    pub status: u16,
+    /// Send the input's request once and evaluate against the real response.
+    #[arg(long, requires = "input")]
+    pub fetch: bool,
+}
+
+impl Cli {
+    /// The flags that override configuration.
+    pub fn overrides(&self) -> CliOverrides {
+        CliOverrides {
+            server_url: self.server_url.clone(),
+            task_types: self.task_types.clone(),
+            concurrency: self.concurrency.clone(),
+            admin_addr: self.admin_addr.clone(),
+            log_format: self.log_format.clone(),
+        }
+    }
+}

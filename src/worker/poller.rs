@@ -1,0 +1,87 @@
+//! The poll loop of one task type: permit first, then poll for exactly as many tasks as permits are held.
+//!
+//! Two modes, because the SQL queue backends answer a batch poll only when `count` tasks were found or the
+//! timeout passed (a count of 20 with one task queued waits the whole timeout):
+//! - idle: ask for 1 task with the long-poll timeout, so a new task is returned the moment it is queued;
+//! - draining (after a poll filled its count): ask for as many as there are free slots with no wait, until a
+//!   poll comes back short.
+//!
+//! Errors back off with decorrelated jitter (100 ms to 30 s); the loop only ends at shutdown, and never drops
+//! an in-flight poll (the server acks tasks when it hands them out).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::Worker;
+use super::backoff::Backoff;
+use crate::conductor::{ConductorApi, PollRequest};
+
+/// How often a paused worker checks whether it was resumed.
+const PAUSED_RECHECK: Duration = Duration::from_millis(500);
+
+pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
+    let config = &worker.config;
+    let deps = &worker.deps;
+    let stop = &deps.shutdown.stop_polling;
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
+    let mut draining = false;
+    tracing::info!(task_type = %config.name, domain = ?config.domain, concurrency = config.concurrency, "Polling.");
+    loop {
+        deps.health.loop_beat(&config.name);
+        if worker.paused.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::select! {
+                () = tokio::time::sleep(PAUSED_RECHECK) => continue,
+                () = stop.cancelled() => break,
+            }
+        }
+        let first = tokio::select! {
+            slot = worker.slots.acquire() => slot,
+            () = stop.cancelled() => break,
+        };
+        let mut slots = vec![first];
+        if draining {
+            while slots.len() < config.poll_batch_max {
+                match worker.slots.try_acquire() {
+                    Some(slot) => slots.push(slot),
+                    None => break,
+                }
+            }
+        }
+        let count = slots.len();
+        let request = PollRequest {
+            task_type: &config.name,
+            domain: config.domain.as_deref(),
+            worker_id: &config.worker_id,
+            count,
+            timeout: if draining { Duration::ZERO } else { config.poll_timeout },
+        };
+        match deps.api.poll_batch(request).await {
+            Ok(tasks) => {
+                deps.health.server_reached();
+                backoff.reset();
+                draining = !tasks.is_empty() && tasks.len() >= count;
+                let received_at = Instant::now();
+                for task in tasks {
+                    // A server may return more than asked (conductor-oss#369): take a free slot or hand it back.
+                    let slot = slots.pop().or_else(|| worker.slots.try_acquire());
+                    worker.dispatch(task, slot, received_at);
+                }
+            }
+            Err(error) => {
+                deps.health.server_failed(&error);
+                draining = false;
+                drop(slots);
+                let wait = backoff.next(fastrand::f64());
+                tracing::warn!(task_type = %config.name, error = %error, retry_in_ms = wait.as_millis() as u64, "Poll failed.");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = stop.cancelled() => break,
+                }
+            }
+        }
+    }
+    deps.health.loop_ended(&config.name);
+    tracing::info!(task_type = %config.name, "Polling stopped.");
+}

@@ -1,0 +1,12 @@
+//! Integration tests against a real conductor-oss server (started by `scripts/test.sh`) and the example API.
+//!
+//! Each test uses its own task names (and the tutorial test alone serves the `HTTP_POLL` queue), so the tests run
+//! in parallel against one server.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is a test failure
+
+mod failures;
+mod park;
+mod strategies;
+mod support;
+mod tutorial;

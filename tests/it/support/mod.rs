@@ -1,0 +1,219 @@
+//! Test support: the real conductor-oss server started by `scripts/test.sh` (its API root in
+//! `CONDUCTOR_IT_SERVER_URL`), a small REST client for metadata and workflows, the example API in-process, and the
+//! worker either in-process or as the real binary (for kill tests).
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use conductor_http_worker::app::{self, RunEnd};
+use conductor_http_worker::config::{self, LoadInputs};
+use example_api::ExampleApi;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// The server's API root; the suite refuses to run without one rather than skipping.
+pub fn server_url() -> String {
+    std::env::var("CONDUCTOR_IT_SERVER_URL").unwrap_or_else(|_| {
+        panic!("CONDUCTOR_IT_SERVER_URL is not set: run the integration tests with scripts/test.sh, which starts a real conductor-oss server")
+    })
+}
+
+/// A name no other test (or earlier run against the same server) uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{:08x}", std::process::id(), fastrand::u32(..))
+}
+
+/// REST calls the tests make to the server.
+#[derive(Debug, Clone)]
+pub struct Conductor {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Default for Conductor {
+    fn default() -> Self {
+        Self { http: reqwest::Client::new(), base: server_url() }
+    }
+}
+
+impl Conductor {
+    async fn send(&self, request: reqwest::RequestBuilder) -> String {
+        let response = request.send().await.expect("server reachable");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "server answered {status}: {body}");
+        body
+    }
+
+    /// Registers (upserts) task definitions with the given names and timeouts.
+    pub async fn register_task_defs(&self, defs: &[Value]) {
+        self.send(self.http.post(format!("{}/metadata/taskdefs", self.base)).json(defs)).await;
+    }
+
+    /// A task definition suitable for this worker's tasks.
+    pub fn task_def(name: &str, response_timeout_secs: u64, retry_count: u32) -> Value {
+        json!({"name": name, "ownerEmail": "it@example.com", "retryCount": retry_count, "retryLogic": "FIXED",
+               "retryDelaySeconds": 0, "timeoutSeconds": 600, "timeoutPolicy": "TIME_OUT_WF",
+               "responseTimeoutSeconds": response_timeout_secs})
+    }
+
+    /// Creates or replaces a workflow definition (PUT takes a list on every server version).
+    pub async fn put_workflow(&self, def: &Value) {
+        self.send(self.http.put(format!("{}/metadata/workflow", self.base)).json(&[def])).await;
+    }
+
+    /// Starts a workflow; returns its id.
+    pub async fn start(&self, name: &str, input: Value) -> String {
+        self.send(self.http.post(format!("{}/workflow/{name}", self.base)).json(&input)).await
+    }
+
+    /// The workflow with its tasks.
+    pub async fn workflow(&self, id: &str) -> Value {
+        let body = self.send(self.http.get(format!("{}/workflow/{id}?includeTasks=true", self.base))).await;
+        serde_json::from_str(&body).expect("workflow JSON")
+    }
+
+    /// Waits until the workflow is no longer RUNNING; panics with its state after `timeout`.
+    pub async fn wait_terminal(&self, id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let workflow = self.workflow(id).await;
+            if workflow["status"] != "RUNNING" && workflow["status"] != "PAUSED" {
+                return workflow;
+            }
+            assert!(Instant::now() < deadline, "workflow {id} still running after {timeout:?}: {workflow:#}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The task of a workflow with this reference name.
+    pub fn task<'a>(workflow: &'a Value, reference: &str) -> &'a Value {
+        workflow["tasks"]
+            .as_array()
+            .and_then(|tasks| tasks.iter().rev().find(|t| t["referenceTaskName"] == reference))
+            .unwrap_or_else(|| panic!("no task {reference} in {workflow:#}"))
+    }
+}
+
+/// The example API, in-process on a free port.
+pub struct Api {
+    /// Its state (invocation and poll counters).
+    pub api: ExampleApi,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Api {
+    /// Starts a job the way the tutorial's HTTP step does.
+    pub async fn invoke(&self, request_id: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/invoke-lambda", self.base))
+            .json(&json!({"requestId": request_id}))
+            .send()
+            .await
+            .expect("example API reachable");
+        assert_eq!(response.status(), 202);
+    }
+}
+
+/// Starts the example API with jobs completing after `delay`.
+pub async fn example_api(delay: Duration) -> Api {
+    let api = ExampleApi::new(delay);
+    let (addr, _) = api.spawn("127.0.0.1:0".parse().unwrap()).await.expect("bind the example API");
+    Api { api, base: format!("http://{addr}") }
+}
+
+/// A worker running inside the test's runtime.
+pub struct InProcessWorker {
+    stop: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<anyhow::Result<RunEnd>>,
+    /// The worker id it reports with.
+    pub worker_id: String,
+}
+
+impl InProcessWorker {
+    /// Stops it (SIGTERM equivalent) and returns how the drain ended.
+    pub async fn stop(mut self) -> RunEnd {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.handle).await.expect("worker task").expect("worker run")
+    }
+}
+
+impl Drop for InProcessWorker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The configuration environment every test worker gets, plus `env`.
+fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = [
+        ("CONDUCTOR_SERVER_URL", server_url()),
+        ("CONDUCTOR_HTTP_WORKER_TASK_TYPES", task_types.join(",")),
+        ("CONDUCTOR_HTTP_WORKER_ADMIN_ADDR", "off".into()),
+        ("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "5".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    vars
+}
+
+/// Starts a worker in-process serving `task_types`, configured through an injected environment.
+pub fn start_worker(task_types: &[&str], env: &[(&str, &str)]) -> InProcessWorker {
+    let worker_id = unique("it-worker");
+    let inputs =
+        LoadInputs { env: worker_env(task_types, env), default_worker_id: worker_id.clone(), ..LoadInputs::default() };
+    let loaded = config::load(&inputs).unwrap_or_else(|e| panic!("{e}"));
+    let (stop, stopped) = oneshot::channel();
+    let handle = tokio::spawn(app::run(loaded.config, async move {
+        let _ = stopped.await;
+    }));
+    InProcessWorker { stop: Some(stop), handle, worker_id }
+}
+
+/// The worker binary as a child process (for SIGKILL tests).
+pub struct WorkerProcess {
+    child: Child,
+}
+
+impl WorkerProcess {
+    /// Starts `conductor-http-worker` serving `task_types`; its worker id is `<hostname>-<pid>`.
+    pub fn start(task_types: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_conductor-http-worker"));
+        command.env_clear().envs(worker_env(task_types, env)).env("RUST_LOG", "warn");
+        if let Ok(path) = std::env::var("PATH") {
+            command.env("PATH", path);
+        }
+        let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("start the worker binary");
+        Self { child }
+    }
+
+    /// The process id (part of its default worker id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no shutdown, no final update.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill the worker");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
