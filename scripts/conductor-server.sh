@@ -66,7 +66,9 @@ start() {
     *) args+=("--conductor.indexing.type=sqlite") ;;
   esac
   log "starting conductor-server $version on 127.0.0.1:$port (data and log in $dir)"
-  (cd "$dir" && nohup "$java" -Xmx1g -jar "$jar" "${args[@]}" >"$dir/server.log" 2>&1 & echo $! >"$dir/server.pid")
+  # Every fd of the background process goes to the log: a caller's $(...) must not wait on an inherited pipe.
+  (cd "$dir" && exec "$java" -Xmx1g -jar "$jar" "${args[@]}") </dev/null >"$dir/server.log" 2>&1 &
+  echo $! >"$dir/server.pid"
   echo "$port" >"$dir/server.port"
   local deadline=$((SECONDS + 180))
   until curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; do
