@@ -63,8 +63,11 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 200, requires = "body")]
     pub status: u16,
     /// Send the input's request once and evaluate against the real response.
-    #[arg(long, requires = "input")]
+    #[arg(long)]
     pub fetch: bool,
+    /// With --fetch: send the request to this URL instead of the input's uri (same method, headers, body).
+    #[arg(long, value_name = "URL", requires = "fetch")]
+    pub url: Option<String>,
 }
 
 impl Cli {

@@ -54,6 +54,16 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
         max_polling_interval: config.polling.max_delay,
     };
     let (response, accepted) = if args.fetch {
+        let mut input = input.clone();
+        if let Some(url) = &args.url {
+            let target = match input.get_mut("http_request") {
+                Some(request @ Value::Object(_)) => request,
+                _ => &mut input,
+            };
+            if let Value::Object(fields) = target {
+                fields.insert("uri".into(), Value::String(url.clone()));
+            }
+        }
         let spec = spec::parse(&input, &defaults).map_err(|e| e.to_string())?;
         let client = reqwest::Client::new();
         let invoker = HttpInvoker::new(
@@ -154,7 +164,8 @@ mod tests {
     }
 
     fn args(dir: &tempfile::TempDir, files: &[(&str, Value)]) -> EvalArgs {
-        let mut args = EvalArgs { condition: None, input: None, response: None, body: None, status: 200, fetch: false };
+        let mut args =
+            EvalArgs { condition: None, input: None, response: None, body: None, status: 200, fetch: false, url: None };
         for (name, content) in files {
             let path = dir.path().join(name);
             std::fs::write(&path, content.to_string()).unwrap();
