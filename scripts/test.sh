@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: unit tests, then the integration suite against a real conductor-oss server that this script
-# fetches (Maven Central), starts on a free loopback port with its SQLite file in a temp dir, and stops afterwards.
+# fetches (Maven Central), starts on a free loopback port with its SQLite file in a temp dir, and stops afterwards;
+# then the deployment files are validated offline, including `promtool check metrics` on a live /metrics scrape
+# taken by the integration suite (target/live-metrics.txt). Missing validators are installed first.
 #
 #   scripts/test.sh                       newest server (3.32.3)
 #   scripts/test.sh --server-version V    another version, e.g. 3.21.14
@@ -20,8 +22,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+scripts/ensure-tools.sh
 # Build first, so compile time does not count against a running server.
 cargo build --workspace --all-targets --locked
+rm -f target/live-metrics.txt
 
 data=$(mktemp -d "${TMPDIR:-/tmp}/conductor-it.XXXXXX")
 cleanup() {
@@ -38,4 +42,10 @@ if ! cargo test --workspace --locked "${cargo_args[@]}"; then
   echo "tests failed; last server log lines:" >&2
   tail -n 40 "$data/server.log" >&2 || true
   exit 1
+fi
+if [ -s target/live-metrics.txt ]; then
+  scripts/validate-deploy.sh --metrics target/live-metrics.txt
+else
+  echo "no live metrics scrape (a filtered test run?): validating the deployment files without it" >&2
+  scripts/validate-deploy.sh
 fi

@@ -1,37 +1,125 @@
-//! The admin HTTP endpoint: `/healthz` (liveness: the poll loops turn) and `/readyz` (readiness: configuration
-//! loaded and the Conductor server reached recently), each a JSON body saying why when failing (503).
+//! The admin HTTP endpoints, on two listeners:
+//! - `admin.addr` (default `127.0.0.1:9191`): `GET /metrics` (Prometheus text), `GET /healthz` (liveness: the
+//!   poll loops turn), `GET /readyz` (readiness: configuration loaded, the server reached recently, authorization
+//!   working); health answers are JSON and say why when failing (503).
+//! - `admin.control_addr` (default `127.0.0.1:9192`, keep it on loopback): runtime control.
+//!   `GET /task-types` lists each task type's state; `POST /task-types/{name}/pause` and `/resume`;
+//!   `PUT /task-types/{name}/concurrency` with `{"concurrency": N}`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use tokio::net::TcpListener;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::health::{Health, HealthReport};
+use crate::metrics;
+use crate::worker::Control;
 
-/// The admin routes.
-pub fn router(health: Arc<Health>) -> Router {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).with_state(health)
+/// Largest concurrency accepted at runtime.
+const MAX_CONCURRENCY: usize = 1_000_000;
+
+#[derive(Clone)]
+struct Observed {
+    health: Arc<Health>,
+    registry: Arc<Registry>,
 }
 
-/// Binds the admin address (before the workers start, so a bad address fails fast).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
+/// `/metrics`, `/healthz`, `/readyz`.
+pub fn router(health: Arc<Health>, registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(Observed { health, registry })
 }
 
-async fn healthz(State(health): State<Arc<Health>>) -> (StatusCode, Json<HealthReport>) {
-    respond(health.liveness())
+async fn metrics_text(State(observed): State<Observed>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], metrics::encode(&observed.registry))
 }
 
-async fn readyz(State(health): State<Arc<Health>>) -> (StatusCode, Json<HealthReport>) {
-    respond(health.readiness())
+async fn healthz(State(observed): State<Observed>) -> (StatusCode, Json<HealthReport>) {
+    respond(observed.health.liveness())
+}
+
+async fn readyz(State(observed): State<Observed>) -> (StatusCode, Json<HealthReport>) {
+    respond(observed.health.readiness())
 }
 
 fn respond(report: HealthReport) -> (StatusCode, Json<HealthReport>) {
     let status = if report.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(report))
+}
+
+type Controls = Arc<Vec<Arc<dyn Control>>>;
+
+/// The runtime-control routes.
+pub fn control_router(workers: Vec<Arc<dyn Control>>) -> Router {
+    Router::new()
+        .route("/task-types", get(list))
+        .route("/task-types/{name}/pause", post(pause))
+        .route("/task-types/{name}/resume", post(resume))
+        .route("/task-types/{name}/concurrency", put(concurrency))
+        .with_state(Arc::new(workers))
+}
+
+fn describe(worker: &dyn Control) -> Value {
+    json!({"taskType": worker.task_type(), "paused": worker.paused(), "concurrency": worker.concurrency(),
+           "slotsUsed": worker.slots_used()})
+}
+
+async fn list(State(workers): State<Controls>) -> Json<Value> {
+    Json(Value::Array(workers.iter().map(|w| describe(w.as_ref())).collect()))
+}
+
+fn find<'a>(workers: &'a Controls, name: &str) -> Result<&'a Arc<dyn Control>, (StatusCode, Json<Value>)> {
+    workers
+        .iter()
+        .find(|w| w.task_type() == name)
+        .ok_or_else(|| (StatusCode::NOT_FOUND, Json(json!({"error": format!("no task type {name:?} is served")}))))
+}
+
+async fn pause(
+    State(workers): State<Controls>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let worker = find(&workers, &name)?;
+    worker.set_paused(true);
+    Ok(Json(describe(worker.as_ref())))
+}
+
+async fn resume(
+    State(workers): State<Controls>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let worker = find(&workers, &name)?;
+    worker.set_paused(false);
+    Ok(Json(describe(worker.as_ref())))
+}
+
+#[derive(Deserialize)]
+struct ConcurrencyBody {
+    concurrency: usize,
+}
+
+async fn concurrency(
+    State(workers): State<Controls>,
+    Path(name): Path<String>,
+    body: Result<Json<ConcurrencyBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let worker = find(&workers, &name)?;
+    let bad = |message: String| (StatusCode::BAD_REQUEST, Json(json!({"error": message})));
+    let Json(body) = body.map_err(|e| bad(format!("body must be {{\"concurrency\": N}}: {e}")))?;
+    if !(1..=MAX_CONCURRENCY).contains(&body.concurrency) {
+        return Err(bad(format!("concurrency must be from 1 to {MAX_CONCURRENCY}")));
+    }
+    worker.set_concurrency(body.concurrency);
+    Ok(Json(describe(worker.as_ref())))
 }

@@ -1,17 +1,22 @@
-//! Wiring only: builds the HTTP clients, the Conductor client, the evaluator, the executor and a worker per task
-//! type from a [`Config`], serves the admin endpoint, and runs until the given shutdown future resolves, then
-//! drains.
+//! Wiring only: builds the metrics registry, the HTTP clients, the Conductor client, the evaluator, the executor
+//! and a worker per task type from a [`Config`], serves the admin and control endpoints, and runs until the given
+//! shutdown future resolves, then drains.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use crate::admin;
 use crate::condition::{ConditionEvaluator, Limits};
+use crate::conductor::auth::{Credentials, TokenCache};
 use crate::conductor::client::HttpConductor;
 use crate::config::Config;
 use crate::health::Health;
@@ -19,9 +24,10 @@ use crate::http_poll::host_limits::HostLimits;
 use crate::http_poll::request::HttpInvoker;
 use crate::http_poll::spec::SpecDefaults;
 use crate::http_poll::{Executor, ExecutorSettings};
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::worker::reporter::Reporter;
-use crate::worker::{Worker, WorkerDeps};
+use crate::worker::{Control, Worker, WorkerDeps};
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,47 +38,75 @@ pub enum RunEnd {
     GraceExpired,
 }
 
+/// Addresses the admin listeners were bound to (useful with port 0).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bound {
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub admin: Option<SocketAddr>,
+    /// Runtime control.
+    pub control: Option<SocketAddr>,
+}
+
 /// Runs the daemon until `shutdown_signal` resolves, then drains within the configured grace period.
 pub async fn run(config: Config, shutdown_signal: impl Future<Output = ()>) -> anyhow::Result<RunEnd> {
-    let health = Arc::new(Health::default());
-    if config.server.auth.is_some() {
-        tracing::warn!("Orkes authentication is not implemented yet: requests are sent without X-Authorization.");
-    }
-    let admin_listener = match config.admin_addr {
-        Some(addr) => Some(admin::bind(addr).await.with_context(|| format!("binding the admin address {addr}"))?),
-        None => None,
-    };
-    let conductor =
-        HttpConductor::new(conductor_client(&config)?, config.server.url.clone(), config.server.request_timeout);
-    let executor = build_executor(&config)?;
+    run_reporting(config, shutdown_signal, |_| {}).await
+}
+
+/// [`run`], calling `on_bound` with the admin addresses once they are bound (before polling starts).
+pub async fn run_reporting(
+    config: Config,
+    shutdown_signal: impl Future<Output = ()>,
+    on_bound: impl FnOnce(Bound),
+) -> anyhow::Result<RunEnd> {
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry, config.limits.hosts.keys().cloned().collect()));
+    let registry = Arc::new(registry);
+    let health = Arc::new(Health::new(metrics.clone()));
+    let admin_listener = bind(config.admin.addr, "admin").await?;
+    let control_listener = bind(config.admin.control_addr, "control").await?;
+    on_bound(Bound {
+        admin: admin_listener.as_ref().and_then(|l| l.local_addr().ok()),
+        control: control_listener.as_ref().and_then(|l| l.local_addr().ok()),
+    });
+
+    let credentials = config.server.auth.clone().map(|(key_id, key_secret)| Credentials { key_id, key_secret });
+    let api = Arc::new(HttpConductor::new(
+        conductor_client(&config)?,
+        config.server.url.clone(),
+        config.server.request_timeout,
+        TokenCache::new(credentials, config.server.token_ttl),
+        metrics.clone(),
+        health.clone(),
+    ));
     let shutdown = Shutdown::default();
-    let api = Arc::new(conductor);
     let deps = Arc::new(WorkerDeps {
         api: api.clone(),
-        executor,
+        executor: build_executor(&config)?,
         reporter: Reporter::new(api, config.updates.retry_window, health.clone()),
         global_slots: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
         health: health.clone(),
         shutdown: shutdown.clone(),
+        metrics,
+        queue_depth_interval: config.admin.queue_depth_interval,
     });
-    let admin_server = admin_listener.map(|listener| {
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(addr = %addr, "Admin endpoint listening (/healthz, /readyz).");
-        }
-        let stop = shutdown.stop_polling.clone();
-        tokio::spawn(async move {
-            let served =
-                axum::serve(listener, admin::router(health)).with_graceful_shutdown(stop.cancelled_owned()).await;
-            if let Err(error) = served {
-                tracing::error!(error = %error, "Admin endpoint failed.");
-            }
-        })
-    });
-    let mut pollers = JoinSet::new();
-    for task_type in &config.task_types {
-        pollers.spawn(Worker::new(task_type.clone(), deps.clone()).run());
+    let workers: Vec<_> = config.task_types.iter().map(|t| Worker::new(t.clone(), deps.clone())).collect();
+
+    // The endpoints stay up until the drain ends, so probes and scrapes see the shutdown.
+    let endpoints_stop = CancellationToken::new();
+    let mut endpoints = JoinSet::new();
+    if let Some(listener) = admin_listener {
+        endpoints.spawn(serve(listener, admin::router(health, registry), endpoints_stop.clone(), "admin"));
     }
-    tracing::info!(server = %config.server.url, task_types = ?config.task_types.iter().map(|t| &t.name).collect::<Vec<_>>(), "Worker started.");
+    if let Some(listener) = control_listener {
+        let controls: Vec<Arc<dyn Control>> = workers.iter().map(|w| w.clone() as Arc<dyn Control>).collect();
+        endpoints.spawn(serve(listener, admin::control_router(controls), endpoints_stop.clone(), "control"));
+    }
+    let mut pollers = JoinSet::new();
+    for worker in workers {
+        pollers.spawn(worker.run());
+    }
+    let names: Vec<_> = config.task_types.iter().map(|t| t.name.as_str()).collect();
+    tracing::info!(server = %config.server.url, task_types = ?names, "Worker started.");
 
     shutdown_signal.await;
     tracing::info!(
@@ -88,10 +122,24 @@ pub async fn run(config: Config, shutdown_signal: impl Future<Output = ()>) -> a
         tracing::warn!(still_running = shutdown.executions.len(), "Grace period over with executions still running.");
         RunEnd::GraceExpired
     };
-    if let Some(server) = admin_server {
-        let _ = server.await;
-    }
+    endpoints_stop.cancel();
+    while endpoints.join_next().await.is_some() {}
     Ok(end)
+}
+
+async fn bind(addr: Option<SocketAddr>, what: &str) -> anyhow::Result<Option<TcpListener>> {
+    let Some(addr) = addr else { return Ok(None) };
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("binding the {what} address {addr}"))?;
+    Ok(Some(listener))
+}
+
+async fn serve(listener: TcpListener, router: axum::Router, stop: CancellationToken, what: &'static str) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(addr = %addr, endpoint = what, "Listening.");
+    }
+    if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await {
+        tracing::error!(error = %error, endpoint = what, "Endpoint failed.");
+    }
 }
 
 /// The pooled client for the Conductor API.
@@ -115,7 +163,12 @@ pub fn build_executor(config: &Config) -> anyhow::Result<Executor> {
         .build()
         .context("building the target HTTP client")?;
     let hosts = Arc::new(HostLimits::new(config.limits.max_requests_per_host, config.limits.hosts.clone()));
-    let invoker = HttpInvoker::new(target_client, hosts, config.http.max_response_body_bytes);
+    let invoker = HttpInvoker::new(
+        target_client,
+        hosts,
+        config.http.max_response_body_bytes,
+        config.http.sensitive_headers.clone(),
+    );
     let limits = Limits {
         loop_iterations: config.conditions.max_loop_iterations,
         recursion: config.conditions.max_recursion,

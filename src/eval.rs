@@ -66,11 +66,9 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
         }
         let spec = spec::parse(&input, &defaults).map_err(|e| e.to_string())?;
         let client = reqwest::Client::new();
-        let invoker = HttpInvoker::new(
-            client,
-            Arc::new(HostLimits::new(1, Default::default())),
-            config.http.max_response_body_bytes,
-        );
+        let hosts = Arc::new(HostLimits::new(1, Default::default()));
+        let sensitive = config.http.sensitive_headers.clone();
+        let invoker = HttpInvoker::new(client, hosts, config.http.max_response_body_bytes, sensitive);
         let response = invoker.send(&spec.request).await.map_err(|e| format!("the request failed: {e}"))?;
         (response, spec.request.accepted)
     } else if let Some(path) = &args.response {
@@ -115,10 +113,10 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
     let next = match decide_poll(&observation, 1, NonZeroU32::MAX) {
         Decision::Complete => "the task COMPLETES with this response".to_owned(),
         Decision::PollAgain => "the worker polls again after the pollingInterval".to_owned(),
-        Decision::Fail { terminal: true, reason } => {
+        Decision::Fail { terminal: true, reason, .. } => {
             format!("the task fails terminally (FAILED_WITH_TERMINAL_ERROR): {reason}")
         }
-        Decision::Fail { terminal: false, reason } => {
+        Decision::Fail { terminal: false, reason, .. } => {
             format!("the task fails (FAILED, retried per its TaskDef): {reason}")
         }
     };

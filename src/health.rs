@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use std::sync::Arc;
+
 use crate::clock::epoch_ms;
 use crate::conductor::ClientError;
+use crate::metrics::Metrics;
 
 /// Readiness requires a successful server call within this long.
 pub const SERVER_FRESHNESS: Duration = Duration::from_secs(60);
@@ -23,7 +26,9 @@ pub const LOOP_FRESHNESS: Duration = Duration::from_secs(120);
 pub struct Health {
     last_server_ok_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
+    auth_error: Mutex<Option<String>>,
     loops: Mutex<BTreeMap<String, u64>>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// What `/readyz` and `/healthz` report.
@@ -41,14 +46,38 @@ pub struct HealthReport {
 }
 
 impl Health {
+    /// Health state that also drives the `conductor_server_up` gauge.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics: Some(metrics), ..Self::default() }
+    }
+
     /// A call to the server succeeded.
     pub fn server_reached(&self) {
         self.last_server_ok_ms.store(epoch_ms(), Ordering::Relaxed);
+        if let Some(metrics) = &self.metrics {
+            metrics.server_up(true);
+        }
     }
 
     /// A call to the server failed.
     pub fn server_failed(&self, error: &ClientError) {
         *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+        if let Some(metrics) = &self.metrics {
+            metrics.server_up(false);
+        }
+    }
+
+    /// A token was obtained (or none is needed).
+    pub fn auth_ok(&self) {
+        let mut error = self.auth_error.lock().unwrap_or_else(PoisonError::into_inner);
+        if error.is_some() {
+            *error = None;
+        }
+    }
+
+    /// No token could be obtained.
+    pub fn auth_failed(&self, message: &str) {
+        *self.auth_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(message.to_owned());
     }
 
     /// A poll loop is alive (called once per turn).
@@ -93,6 +122,9 @@ impl Health {
             }
             Some(_) => {}
         }
+        if let Some(error) = self.auth_error.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            reasons.push(format!("authorization is failing: {error}"));
+        }
         HealthReport { ok: reasons.is_empty(), reasons, server_last_ok_ms_ago: ago }
     }
 
@@ -114,6 +146,11 @@ mod tests {
         assert!(!report.ok);
         assert!(report.reasons[0].contains("not been reached yet; last error: transport error: connection refused"));
         health.server_reached();
+        assert!(health.readiness().ok);
+        health.auth_failed("token request failed (401): INVALID_CREDENTIALS");
+        let report = health.readiness();
+        assert!(!report.ok && report.reasons[0].contains("authorization is failing"), "{report:?}");
+        health.auth_ok();
         assert!(health.readiness().ok);
     }
 

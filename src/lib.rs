@@ -33,5 +33,6 @@ pub mod eval;
 pub mod health;
 pub mod http_poll;
 pub mod logging;
+pub mod metrics;
 pub mod shutdown;
 pub mod worker;

@@ -1,4 +1,4 @@
-//! Log output: tracing-subscriber with the `RUST_LOG` filter (default `info`), pretty or JSON lines.
+//! Log output: tracing-subscriber with the `RUST_LOG` filter (default `info`), pretty or JSON lines, on stderr.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -17,9 +17,12 @@ pub fn init(format: LogFormat) {
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    .with_span_list(false),
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
             )
             .init(),
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer().with_target(false)).init(),
+        LogFormat::Pretty => {
+            registry.with(tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr)).init()
+        }
     }
 }

@@ -37,6 +37,9 @@ fn main() -> ExitCode {
         }
         Some(Command::Run) | None => {
             logging::init(loaded.config.log_format);
+            if let Err(error) = shutdown::exit_on_second_signal() {
+                tracing::warn!(error = %error, "A second SIGTERM will not force an exit.");
+            }
             for warning in &loaded.warnings {
                 tracing::warn!("{warning}");
             }

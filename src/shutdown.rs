@@ -35,6 +35,21 @@ impl Shutdown {
     }
 }
 
+/// Makes a second SIGTERM or SIGINT end the process at once (exit code 1), while the first starts the graceful
+/// shutdown. Call once from `main`, before the runtime installs its own handlers.
+pub fn exit_on_second_signal() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let received = Arc::new(AtomicBool::new(false));
+    for signal in [SIGTERM, SIGINT] {
+        // Order matters: the conditional exit checks the flag before this signal's own registration sets it.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, received.clone())?;
+        signal_hook::flag::register(signal, received.clone())?;
+    }
+    Ok(())
+}
+
 /// Resolves on SIGTERM or SIGINT, with the signal's name.
 pub async fn signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};

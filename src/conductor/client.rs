@@ -1,32 +1,64 @@
-//! [`HttpConductor`]: the reqwest implementation of [`ConductorApi`] against conductor-oss (and Orkes) REST.
+//! [`HttpConductor`]: the reqwest implementation of [`ConductorApi`] against conductor-oss and Orkes REST.
 //!
-//! One pooled `reqwest::Client` is shared by every worker. Each call has a deadline: the long-poll wait plus
-//! `request_timeout` for polls, `request_timeout` for updates. Error bodies are truncated before they are kept.
+//! One pooled `reqwest::Client` serves every call. Each call has a deadline (the long-poll wait plus
+//! `request_timeout` for polls, `request_timeout` otherwise), carries `X-Authorization` when Orkes credentials are
+//! configured (see [`super::auth`]), is replayed once after a refresh when the token is rejected, and is measured
+//! in `http_api_client_request_seconds` by path template. Error bodies are truncated before they are kept; URLs
+//! and tokens never reach error text.
+//!
+//! `update-v2` is used until the server shows it lacks the endpoint (405, or a 404 that `POST /tasks` does not
+//! repeat); from then on every update goes to `POST /tasks`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::{Client, StatusCode};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use serde_json::json;
+use tokio::time::Instant;
 use url::Url;
 
-use super::{ClientError, ConductorApi, PollRequest, PolledTask, TaskResult, decode_poll_batch};
+use super::auth::{AuthError, TokenCache, TokenReply, is_token_rejection};
+use super::{ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, decode_poll_batch, decode_single_task};
+use crate::health::Health;
+use crate::metrics::Metrics;
 
 /// Longest error body kept in a [`ClientError::Status`].
 const MAX_ERROR_BODY_CHARS: usize = 512;
+const AUTH_HEADER: &str = "X-Authorization";
 
 /// Talks to one Conductor server over HTTP.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HttpConductor {
     client: Client,
     /// `http(s)://host:port/api`, without a trailing slash.
     base: Url,
     request_timeout: Duration,
+    auth: TokenCache,
+    update_v2: AtomicBool,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+}
+
+/// A response whose status was checked: the body of a success.
+struct Reply {
+    status: StatusCode,
+    body: Bytes,
 }
 
 impl HttpConductor {
     /// A client for the server whose API root is `base` (e.g. `http://localhost:8080/api`).
-    pub fn new(client: Client, base: Url, request_timeout: Duration) -> Self {
-        Self { client, base, request_timeout }
+    pub fn new(
+        client: Client,
+        base: Url,
+        request_timeout: Duration,
+        auth: TokenCache,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+    ) -> Self {
+        Self { client, base, request_timeout, auth, update_v2: AtomicBool::new(true), metrics, health }
     }
 
     /// `base` joined with path segments; each segment is percent-encoded.
@@ -36,6 +68,124 @@ impl HttpConductor {
             path.pop_if_empty().extend(segments);
         }
         url
+    }
+
+    /// Sends a request built by `build`, with the token, measured under `template`; replays it once with a
+    /// fresh token when the server rejects the token. Non-2xx statuses become [`ClientError::Status`].
+    async fn call(
+        &self,
+        method: Method,
+        template: &'static str,
+        url: &Url,
+        timeout: Duration,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Reply, ClientError> {
+        let mut replayed = false;
+        loop {
+            let token = self.token().await?;
+            let mut request = build(self.client.request(method.clone(), url.clone())).timeout(timeout);
+            if let Some(token) = &token {
+                let mut value = HeaderValue::from_str(token)
+                    .map_err(|_| ClientError::Auth("the token is not a valid header value".into()))?;
+                value.set_sensitive(true);
+                request = request.header(AUTH_HEADER, value);
+            }
+            let started = Instant::now();
+            let sent = request.send().await;
+            let (status, body) = match sent {
+                Ok(response) => {
+                    let status = response.status();
+                    match response.bytes().await {
+                        Ok(body) => (status, body),
+                        Err(error) => {
+                            self.metrics.api_call(method_name(&method), template, 0, started.elapsed());
+                            return Err(transport_error(error));
+                        }
+                    }
+                }
+                Err(error) => {
+                    self.metrics.api_call(method_name(&method), template, 0, started.elapsed());
+                    return Err(transport_error(error));
+                }
+            };
+            self.metrics.api_call(method_name(&method), template, status.as_u16(), started.elapsed());
+            if status.is_success() {
+                return Ok(Reply { status, body });
+            }
+            let text: String = String::from_utf8_lossy(&body).chars().take(MAX_ERROR_BODY_CHARS).collect();
+            if let Some(token) = token.filter(|_| is_token_rejection(status.as_u16(), &text)) {
+                self.metrics.auth(Some("TokenRejected"));
+                self.auth.invalidate(&token).await;
+                if !replayed {
+                    replayed = true;
+                    continue;
+                }
+            }
+            return Err(ClientError::Status { code: status.as_u16(), body: text });
+        }
+    }
+
+    async fn token(&self) -> Result<Option<Arc<str>>, ClientError> {
+        let result = self.auth.token(|credentials| self.request_token(credentials)).await;
+        match result {
+            Ok(token) => {
+                if self.auth.enabled() {
+                    self.metrics.auth(None);
+                    self.health.auth_ok();
+                }
+                Ok(token)
+            }
+            Err(AuthError(message)) => {
+                self.health.auth_failed(&message);
+                Err(ClientError::Auth(message))
+            }
+        }
+    }
+
+    async fn request_token(&self, credentials: super::auth::Credentials) -> TokenReply {
+        let started = Instant::now();
+        let body = json!({"keyId": credentials.key_id, "keySecret": credentials.key_secret});
+        let sent = self.client.post(self.url(&["token"])).json(&body).timeout(self.request_timeout).send().await;
+        let reply = match sent {
+            Ok(response) => {
+                let status = response.status();
+                self.metrics.api_call("POST", "/token", status.as_u16(), started.elapsed());
+                let body = response.bytes().await.unwrap_or_default();
+                match status {
+                    StatusCode::NOT_FOUND => return TokenReply::NotFound,
+                    s if s.is_success() => match serde_json::from_slice::<serde_json::Value>(&body) {
+                        Ok(value) => match value.get("token").and_then(|t| t.as_str()) {
+                            Some(token) if !token.is_empty() => return TokenReply::Token(token.to_owned()),
+                            _ => TokenReply::Failed(status.as_u16(), "the reply has no token".into()),
+                        },
+                        Err(_) => TokenReply::Failed(status.as_u16(), "the reply is not JSON".into()),
+                    },
+                    s => {
+                        // The body of a refused token request may echo the request: keep only its error code.
+                        let code = serde_json::from_slice::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                            .unwrap_or_else(|| s.canonical_reason().unwrap_or_default().to_owned());
+                        TokenReply::Failed(s.as_u16(), code)
+                    }
+                }
+            }
+            Err(error) => {
+                self.metrics.api_call("POST", "/token", 0, started.elapsed());
+                TokenReply::Failed(0, transport_error(error).to_string())
+            }
+        };
+        self.metrics.auth(Some("TokenRequest"));
+        reply
+    }
+
+    async fn post_result(&self, template: &'static str, result: &EncodedResult) -> Result<Reply, ClientError> {
+        let json = result.json.clone();
+        let segments: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+        self.call(Method::POST, template, &self.url(&segments), self.request_timeout, move |request| {
+            request.header(CONTENT_TYPE, "application/json").body(json.clone())
+        })
+        .await
     }
 }
 
@@ -52,42 +202,75 @@ impl ConductorApi for HttpConductor {
                 query.append_pair("domain", domain);
             }
         }
-        let response = self
-            .client
-            .get(url)
-            .timeout(request.timeout + self.request_timeout)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if response.status() == StatusCode::NO_CONTENT {
+        let timeout = request.timeout + self.request_timeout;
+        let reply = self.call(Method::GET, "/tasks/poll/batch/{taskType}", &url, timeout, |builder| builder).await?;
+        if reply.status == StatusCode::NO_CONTENT {
             return Ok(Vec::new());
         }
-        let body = success_body(response).await?;
-        decode_poll_batch(&body)
+        decode_poll_batch(&reply.body)
     }
 
-    async fn update_task(&self, result: &TaskResult) -> Result<(), ClientError> {
-        let response = self
-            .client
-            .post(self.url(&["tasks"]))
-            .json(result)
-            .timeout(self.request_timeout)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        success_body(response).await.map(drop)
+    async fn update_task(&self, result: &EncodedResult) -> Result<(), ClientError> {
+        self.post_result("/tasks", result).await.map(drop)
+    }
+
+    async fn update_task_and_poll(
+        &self,
+        result: &EncodedResult,
+        _worker_id: &str,
+    ) -> Result<Option<PolledTask>, ClientError> {
+        if !self.update_v2.load(Ordering::Relaxed) {
+            return self.update_task(result).await.map(|()| None);
+        }
+        match self.post_result("/tasks/update-v2", result).await {
+            Ok(reply) if reply.status == StatusCode::NO_CONTENT => Ok(None),
+            Ok(reply) => decode_single_task(&reply.body),
+            Err(ClientError::Status { code: code @ (404 | 405), .. }) => {
+                // 405: no such endpoint. 404: no endpoint, or no such task; POST /tasks tells which. Switch at
+                // once so that concurrent reports stop trying update-v2, and switch back if the task was unknown.
+                let was_enabled = self.update_v2.swap(false, Ordering::Relaxed);
+                match self.update_task(result).await {
+                    Err(ClientError::Status { code: 404, body }) if code == 404 => {
+                        if was_enabled {
+                            self.update_v2.store(true, Ordering::Relaxed);
+                        }
+                        Err(ClientError::Status { code: 404, body })
+                    }
+                    Err(error) => Err(error),
+                    Ok(()) => {
+                        if was_enabled {
+                            tracing::info!(
+                                "The server has no /api/tasks/update-v2; reporting through /api/tasks from now on."
+                            );
+                        }
+                        Ok(None)
+                    }
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn queue_size(&self, task_type: &str, domain: Option<&str>) -> Result<u64, ClientError> {
+        let mut url = self.url(&["tasks", "queue", "size"]);
+        url.query_pairs_mut().append_pair("taskType", task_type);
+        if let Some(domain) = domain {
+            url.query_pairs_mut().append_pair("domain", domain);
+        }
+        let reply = self.call(Method::GET, "/tasks/queue/size", &url, self.request_timeout, |builder| builder).await?;
+        let text = String::from_utf8_lossy(&reply.body);
+        text.trim().parse().map_err(|_| ClientError::Decode(format!("queue size is not a number: {text:?}")))
     }
 }
 
-/// The body of a 2xx response, or the status and (truncated) body of any other.
-async fn success_body(response: reqwest::Response) -> Result<Bytes, ClientError> {
-    let status = response.status();
-    let body = response.bytes().await.map_err(transport_error)?;
-    if status.is_success() {
-        return Ok(body);
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
     }
-    let text: String = String::from_utf8_lossy(&body).chars().take(MAX_ERROR_BODY_CHARS).collect();
-    Err(ClientError::Status { code: status.as_u16(), body: text })
 }
 
 /// reqwest's error text, without the URL (which can carry query parameters).

@@ -4,6 +4,7 @@
 //! Owns: what a poll and an update mean on the wire. Does not own: retry policy (the worker's reporter and poller
 //! decide what to do with a [`ClientError`]).
 
+pub mod auth;
 pub mod client;
 pub mod model;
 
@@ -63,26 +64,62 @@ pub enum ClientError {
     /// The response body did not have the expected shape.
     #[error("undecodable response: {0}")]
     Decode(String),
+    /// No authorization token could be obtained.
+    #[error("not authorized: {0}")]
+    Auth(String),
 }
 
 impl ClientError {
-    /// Whether trying the same call again may succeed: transport failures, 5xx, 408 and 429.
+    /// Whether trying the same call again may succeed: transport and auth failures, 5xx, 408 and 429.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ClientError::Transport(_) => true,
+            ClientError::Transport(_) | ClientError::Auth(_) => true,
             ClientError::Status { code, .. } => *code >= 500 || *code == 408 || *code == 429,
             ClientError::Decode(_) => false,
         }
     }
 
-    /// A closed-set name for metrics and logs (`Transport`, `Status5xx`, `Status4xx`, `Decode`).
+    /// A closed-set name for metrics and logs (`Transport`, `Status5xx`, `Status4xx`, `Decode`, `Auth`).
     pub fn kind(&self) -> &'static str {
         match self {
             ClientError::Transport(_) => "Transport",
             ClientError::Status { code, .. } if *code >= 500 => "Status5xx",
             ClientError::Status { .. } => "Status4xx",
             ClientError::Decode(_) => "Decode",
+            ClientError::Auth(_) => "Auth",
         }
+    }
+}
+
+/// A result serialized once: the bytes are sent as they are and measured for `task_result_size_bytes`.
+#[derive(Debug, Clone)]
+pub struct EncodedResult {
+    /// The task the result is for.
+    pub task_id: String,
+    /// Its workflow.
+    pub workflow_instance_id: String,
+    /// The status reported.
+    pub status: TaskResultStatus,
+    /// The JSON body.
+    pub json: bytes::Bytes,
+}
+
+impl EncodedResult {
+    /// Serializes a result.
+    pub fn new(result: &TaskResult) -> Self {
+        // A TaskResult is plain data (strings, maps of JSON values): serializing it cannot fail.
+        let json = serde_json::to_vec(result).unwrap_or_default();
+        Self {
+            task_id: result.task_id.clone(),
+            workflow_instance_id: result.workflow_instance_id.clone(),
+            status: result.status,
+            json: json.into(),
+        }
+    }
+
+    /// Whether the status ends the task (no further delivery of this task id is expected).
+    pub fn is_terminal(&self) -> bool {
+        self.status != TaskResultStatus::InProgress
     }
 }
 
@@ -95,7 +132,22 @@ pub trait ConductorApi: Send + Sync + 'static {
 
     /// `POST /tasks`: report a result. Success means the server accepted the body (it silently ignores updates to
     /// tasks that are already terminal).
-    fn update_task(&self, result: &TaskResult) -> impl Future<Output = Result<(), ClientError>> + Send;
+    fn update_task(&self, result: &EncodedResult) -> impl Future<Output = Result<(), ClientError>> + Send;
+
+    /// `POST /tasks/update-v2`: report a result and receive the next task of the same type and domain, if any (a
+    /// new assignment, already acked). Servers without the endpoint get `POST /tasks` and `None`.
+    fn update_task_and_poll(
+        &self,
+        result: &EncodedResult,
+        worker_id: &str,
+    ) -> impl Future<Output = Result<Option<PolledTask>, ClientError>> + Send;
+
+    /// `GET /tasks/queue/size`: tasks waiting in a queue.
+    fn queue_size(
+        &self,
+        task_type: &str,
+        domain: Option<&str>,
+    ) -> impl Future<Output = Result<u64, ClientError>> + Send;
 }
 
 /// Decodes a batch-poll body: a JSON array of tasks, each decoded on its own so one odd task cannot lose the batch.
@@ -105,6 +157,15 @@ pub fn decode_poll_batch(body: &[u8]) -> Result<Vec<PolledTask>, ClientError> {
     }
     let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| ClientError::Decode(e.to_string()))?;
     Ok(items.into_iter().map(decode_task).collect())
+}
+
+/// Decodes the body of a single-task reply (update-v2): a task object, or nothing.
+pub fn decode_single_task(body: &[u8]) -> Result<Option<PolledTask>, ClientError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let item: Value = serde_json::from_slice(body).map_err(|e| ClientError::Decode(e.to_string()))?;
+    Ok((!item.is_null()).then(|| decode_task(item)))
 }
 
 fn decode_task(item: Value) -> PolledTask {

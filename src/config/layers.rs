@@ -110,6 +110,27 @@ impl ConfigValue for String {
     }
 }
 
+/// A list of strings: a TOML array, or a comma-separated environment value.
+impl ConfigValue for Vec<String> {
+    fn from_toml(value: &toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str().map(str::to_owned).ok_or_else(|| format!("expected strings, got {}", item.type_str()))
+                })
+                .collect(),
+            other => Err(format!("expected a list of strings, got {}", other.type_str())),
+        }
+    }
+    fn from_text(text: &str) -> Result<Self, String> {
+        Ok(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+    }
+    fn show(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
 impl ConfigValue for Url {
     fn from_toml(value: &toml::Value) -> Result<Self, String> {
         Self::from_text(value.as_str().ok_or_else(|| format!("expected a URL string, got {}", value.type_str()))?)

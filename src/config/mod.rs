@@ -65,8 +65,8 @@ pub struct CliOverrides {
 pub struct Config {
     /// The Conductor server.
     pub server: ServerConfig,
-    /// Admin HTTP endpoint (`/healthz`, `/readyz`); `None` = off.
-    pub admin_addr: Option<SocketAddr>,
+    /// Admin endpoints.
+    pub admin: AdminConfig,
     /// Log output format.
     pub log_format: LogFormat,
     /// Concurrency limits shared by all task types.
@@ -85,6 +85,17 @@ pub struct Config {
     pub task_types: Vec<TaskTypeConfig>,
 }
 
+/// Admin endpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminConfig {
+    /// `/metrics`, `/healthz`, `/readyz`; `None` = off.
+    pub addr: Option<SocketAddr>,
+    /// Runtime control (pause, resume, concurrency); `None` = off.
+    pub control_addr: Option<SocketAddr>,
+    /// How often each task type's queue depth is read for `task_queue_depth`; zero = never.
+    pub queue_depth_interval: Duration,
+}
+
 /// The Conductor server.
 #[derive(Clone, PartialEq)]
 pub struct ServerConfig {
@@ -92,6 +103,8 @@ pub struct ServerConfig {
     pub url: Url,
     /// Orkes key id and secret.
     pub auth: Option<(String, String)>,
+    /// Lifetime assumed for tokens that carry no `exp` claim.
+    pub token_ttl: Duration,
     /// Deadline of one API call (added to the long-poll wait for polls).
     pub request_timeout: Duration,
 }
@@ -103,6 +116,7 @@ impl fmt::Debug for ServerConfig {
             .field("url", &self.url.as_str())
             .field("auth", &self.auth.as_ref().map(|(key, _)| (key, "***")))
             .field("request_timeout", &self.request_timeout)
+            .field("token_ttl", &self.token_ttl)
             .finish()
     }
 }
@@ -136,6 +150,8 @@ pub struct HttpConfig {
     pub read_timeout: Duration,
     /// Larger response bodies fail the request.
     pub max_response_body_bytes: usize,
+    /// Header names (lower case) whose values are never logged nor stored in task output.
+    pub sensitive_headers: Vec<String>,
 }
 
 /// Limits on waits between polls.

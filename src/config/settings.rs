@@ -8,8 +8,9 @@ use url::Url;
 
 use super::layers::{ConfigValue, EnvLayer, ListenAddr, Source, TomlLayer, normalize};
 use super::{
-    CliOverrides, ConditionsConfig, Config, ConfigError, DEFAULT_TASK_TYPE, HttpConfig, LimitsConfig, LoadInputs,
-    Loaded, LogFormat, PollingConfig, ServerConfig, Setting, TaskTypeConfig, UpdatesConfig, conditions_default,
+    AdminConfig, CliOverrides, ConditionsConfig, Config, ConfigError, DEFAULT_TASK_TYPE, HttpConfig, LimitsConfig,
+    LoadInputs, Loaded, LogFormat, PollingConfig, ServerConfig, Setting, TaskTypeConfig, UpdatesConfig,
+    conditions_default,
 };
 
 /// Per-task-type settings: file key and environment property names (first is canonical, others are SDK aliases).
@@ -68,6 +69,9 @@ impl Resolver {
         let auth_key = self.global(&["server", "auth_key"], String::new(), &["CONDUCTOR_AUTH_KEY"], None);
         let auth_secret = self.global(&["server", "auth_secret"], String::new(), &["CONDUCTOR_AUTH_SECRET"], None);
         let request_timeout_ms = self.global(&["server", "request_timeout_ms"], 10_000u64, &[], None);
+        let token_ttl_secs =
+            self.global(&["server", "token_ttl_secs"], 2700u64, &["CONDUCTOR_SECURITY_TOKEN_REFRESH_INTERVAL"], None);
+        self.check("server.token_ttl_secs", (10..=86_400).contains(&token_ttl_secs), "must be from 10 to 86400");
         self.check(
             "server.request_timeout_ms",
             (1..=600_000).contains(&request_timeout_ms),
@@ -87,6 +91,19 @@ impl Resolver {
             &[],
             cli_arg(&cli.admin_addr, "--admin-addr"),
         );
+        let control =
+            self.global(&["admin", "control_addr"], ListenAddr(Some(([127, 0, 0, 1], 9192).into())), &[], None);
+        // Port 0 (any free port) never clashes.
+        if let (Some(control), true) = (control.0, admin.0.is_some_and(|a| a.port() != 0) && admin.0 == control.0) {
+            self.problems.push(format!("admin.control_addr = {control}: must differ from admin.addr"));
+        }
+        if control.0.is_some_and(|a| !a.ip().is_loopback()) {
+            self.warnings.push(
+                "admin.control_addr is not a loopback address: anyone who reaches it can pause the worker".into(),
+            );
+        }
+        let depth_secs = self.global(&["admin", "queue_depth_interval_secs"], 15u64, &[], None);
+        self.check("admin.queue_depth_interval_secs", depth_secs <= 3600, "must be at most 3600 (0 = off)");
         let log_format =
             self.global(&["log", "format"], "pretty".to_owned(), &[], cli_arg(&cli.log_format, "--log-format"));
         let log_format = match log_format.as_str() {
@@ -111,8 +128,13 @@ impl Resolver {
                 url: api_root(url),
                 auth,
                 request_timeout: Duration::from_millis(request_timeout_ms),
+                token_ttl: Duration::from_secs(token_ttl_secs),
             },
-            admin_addr: admin.0,
+            admin: AdminConfig {
+                addr: admin.0,
+                control_addr: control.0,
+                queue_depth_interval: Duration::from_secs(depth_secs),
+            },
             log_format,
             limits,
             http,
@@ -164,10 +186,12 @@ impl Resolver {
             (1..=64 * 1024 * 1024).contains(&max_body),
             "must be from 1 to 67108864",
         );
+        let sensitive = self.global(&["http", "sensitive_headers"], default_sensitive_headers(), &[], None);
         HttpConfig {
             connect_timeout: Duration::from_millis(connect_ms),
             read_timeout: Duration::from_millis(read_ms),
             max_response_body_bytes: max_body,
+            sensitive_headers: sensitive.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
         }
     }
 
@@ -420,6 +444,13 @@ impl Resolver {
             Err(ConfigError { problems: self.problems })
         }
     }
+}
+
+/// Headers that carry credentials in common APIs.
+fn default_sensitive_headers() -> Vec<String> {
+    ["authorization", "proxy-authorization", "x-authorization", "cookie", "set-cookie", "x-api-key", "api-key"]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn default_server_url() -> Url {

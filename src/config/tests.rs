@@ -23,7 +23,9 @@ fn defaults_serve_http_poll_against_localhost() {
     let config = &loaded.config;
     assert_eq!(config.server.url.as_str(), "http://localhost:8080/api");
     assert_eq!(config.server.auth, None);
-    assert_eq!(config.admin_addr, Some(([127, 0, 0, 1], 9191).into()));
+    assert_eq!(config.admin.addr, Some(([127, 0, 0, 1], 9191).into()));
+    assert_eq!(config.admin.control_addr, Some(([127, 0, 0, 1], 9192).into()));
+    assert!(config.http.sensitive_headers.contains(&"authorization".to_owned()));
     assert_eq!(config.task_types.len(), 1);
     let task = &config.task_types[0];
     assert_eq!(task.name, "HTTP_POLL");

@@ -1,6 +1,6 @@
 //! IO: executes one delivered task to an [`Outcome`]: parse the input, compile the condition, send the request
 //! (once, or on every poll), ask the condition, and wait between polls by holding or parking. It never panics on
-//! task input and never reports a success it did not see.
+//! task input and never reports a success it did not see. Metrics are recorded as it goes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,17 +9,19 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::host_limits::HostLimits;
 use super::outcome::{ExecLog, Outcome, OutcomeKind};
-use super::request::{HttpInvoker, HttpResponse, describe_target};
+use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
-use super::state::PollState;
+use super::state::{PollState, STATE_VERSION};
 use super::status::is_transient;
 use super::strategy::with_jitter;
-use super::termination::{Decision, Observation, decide_poll, decide_single};
+use super::termination::{Decision, FailureKind, Observation, decide_poll, decide_single};
 use super::wait::{self, Wait, WaitInputs};
 use crate::clock::epoch_ms;
-use crate::condition::ConditionEvaluator;
+use crate::condition::{ConditionError, ConditionEvaluator, Verdict};
 use crate::conductor::Task;
+use crate::metrics::TaskMetrics;
 
 /// Process-wide execution settings (from configuration).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,6 +56,8 @@ pub struct Delivery {
     pub park_threshold: Duration,
     /// Cancelled when shutdown begins: held tasks park at once.
     pub stop_holding: CancellationToken,
+    /// The task type's metric handles.
+    pub metrics: TaskMetrics,
 }
 
 /// Executes tasks; cheap to share.
@@ -81,20 +85,20 @@ impl Executor {
         let logs = ExecLog::default();
         let spec = match spec::parse(&task.input_data, &self.settings.spec_defaults) {
             Ok(spec) => spec,
-            Err(error) => return Outcome::failed(true, error.to_string(), logs),
+            Err(error) => return Outcome::failed(FailureKind::InvalidInput, true, error.to_string(), logs),
         };
         match &spec.polling {
-            None => self.single_call(&spec.request, logs).await,
+            None => self.single_call(&spec.request, delivery, logs).await,
             Some(polling) => self.poll(task, &spec.request, polling, delivery, logs).await,
         }
     }
 
-    async fn single_call(&self, request: &RequestSpec, mut logs: ExecLog) -> Outcome {
-        let exchange = self.send(request).await;
+    async fn single_call(&self, request: &RequestSpec, delivery: &Delivery, mut logs: ExecLog) -> Outcome {
+        let exchange = self.send(request, delivery).await;
         logs.push(describe_exchange(request, &exchange, "call"));
-        let output = response_output(exchange.response.as_ref(), None);
+        let output = response_output(exchange.response.as_ref().map(HttpResponse::to_json), None);
         let kind = match decide_single(&exchange.observation) {
-            Decision::Fail { terminal, reason } => OutcomeKind::Failed { terminal, reason },
+            Decision::Fail { terminal, reason, kind } => OutcomeKind::Failed { terminal, reason, kind },
             Decision::Complete | Decision::PollAgain => OutcomeKind::Completed,
         };
         Outcome { kind, output, logs }
@@ -110,18 +114,20 @@ impl Executor {
     ) -> Outcome {
         let condition: Arc<str> = polling.condition.as_str().into();
         if let Err(error) = self.conditions.compile(condition.clone()).await {
-            return Outcome::failed(error.is_script_fault(), error.to_string(), logs);
+            let kind = if error.is_script_fault() { FailureKind::ConditionError } else { FailureKind::Internal };
+            return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
         }
         let restored = PollState::restore(&task.task_id, &task.output_data);
         let mut last_response = restored.as_ref().and_then(|_| task.output_data.get("response").cloned());
         let mut state = restored.unwrap_or_else(|| PollState {
-            version: super::state::STATE_VERSION,
+            version: STATE_VERSION,
             task_id: task.task_id.clone(),
             polls_made: 0,
             first_poll_at_ms: 0,
             next_poll_at_ms: 0,
         });
         if state.polls_made > 0 {
+            delivery.metrics.resumed();
             logs.push(format!("Resumed after {} polls.", state.polls_made));
         }
         let response_timeout = Some(task.response_timeout_secs()).filter(|s| *s > 0).map(Duration::from_secs);
@@ -138,44 +144,44 @@ impl Executor {
                 });
                 let parked = match choice {
                     Wait::Park { callback_after_secs } => Some(callback_after_secs),
-                    Wait::Hold(delay) => tokio::select! {
-                        () = tokio::time::sleep(delay) => None,
-                        () = delivery.stop_holding.cancelled() => {
-                            let left = state.next_poll_at_ms.saturating_sub(epoch_ms());
-                            Some(left.div_ceil(1000))
-                        }
-                    },
+                    Wait::Hold(delay) => hold(delay, &state, delivery).await,
                 };
                 if let Some(callback_after_secs) = parked {
+                    delivery.metrics.parked();
                     logs.push(format!("Parked for {callback_after_secs} s after {} polls.", state.polls_made));
-                    let mut output = response_output_value(last_response, Some(state.polls_made));
+                    let mut output = response_output(last_response, Some(state.polls_made));
                     state.store(&mut output);
                     return Outcome { kind: OutcomeKind::Parked { callback_after_secs }, output, logs };
                 }
             }
 
-            let mut exchange = self.send(request).await;
+            let mut exchange = self.send(request, delivery).await;
             state.polls_made += 1;
             if state.first_poll_at_ms == 0 {
                 state.first_poll_at_ms = epoch_ms();
             }
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
                 let dollar = dollar(&task.input_data, response, state.polls_made);
-                *verdict = Some(self.conditions.evaluate(condition.clone(), dollar).await);
+                *verdict = Some(self.evaluate(condition.clone(), dollar, delivery).await);
             }
             let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
+            delivery.metrics.poll_iteration(iteration_outcome(&decision));
             let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));
             last_response = exchange.response.as_ref().map(HttpResponse::to_json).or(last_response);
+            let whole_task = Duration::from_millis(epoch_ms().saturating_sub(state.first_poll_at_ms));
             match decision {
                 Decision::Complete => {
+                    delivery.metrics.http_poll_finished("COMPLETED", whole_task);
                     logs.push(line + "; terminationCondition holds.");
-                    let output = response_output_value(last_response, Some(state.polls_made));
+                    let output = response_output(last_response, Some(state.polls_made));
                     return Outcome { kind: OutcomeKind::Completed, output, logs };
                 }
-                Decision::Fail { terminal, reason } => {
+                Decision::Fail { terminal, reason, kind } => {
+                    let status = if terminal { "FAILED_WITH_TERMINAL_ERROR" } else { "FAILED" };
+                    delivery.metrics.http_poll_finished(status, whole_task);
                     logs.push(line);
-                    let output = response_output_value(last_response, Some(state.polls_made));
-                    return Outcome { kind: OutcomeKind::Failed { terminal, reason }, output, logs };
+                    let output = response_output(last_response, Some(state.polls_made));
+                    return Outcome { kind: OutcomeKind::Failed { terminal, reason, kind }, output, logs };
                 }
                 Decision::PollAgain => {
                     let delay = self.next_delay(polling, state.polls_made);
@@ -197,9 +203,36 @@ impl Executor {
             .min(self.settings.max_poll_delay)
     }
 
-    async fn send(&self, request: &RequestSpec) -> Exchange {
+    async fn evaluate(
+        &self,
+        condition: Arc<str>,
+        dollar: Value,
+        delivery: &Delivery,
+    ) -> Result<Verdict, ConditionError> {
+        let started = Instant::now();
+        let result = self.conditions.evaluate(condition, dollar).await;
+        let outcome = match &result {
+            Ok(Verdict::Holds) => "true",
+            Ok(Verdict::NotYet) => "false",
+            Ok(Verdict::Fails) => "fail",
+            Err(ConditionError::Timeout(_)) => "timeout",
+            Err(_) => "error",
+        };
+        delivery.metrics.condition(outcome, started.elapsed());
+        result
+    }
+
+    async fn send(&self, request: &RequestSpec, delivery: &Delivery) -> Exchange {
         let target = describe_target(&request.method, &request.url);
-        match self.invoker.send(request).await {
+        let started = Instant::now();
+        let result = self.invoker.send(request).await;
+        let status_class = match &result {
+            Ok(response) => status_class(response.status),
+            Err(InvokeError::Timeout(_)) => "timeout",
+            Err(_) => "error",
+        };
+        delivery.metrics.target_request(&HostLimits::key(&request.url), status_class, started.elapsed());
+        match result {
             Ok(response) if request.accepted.accepts(response.status) => {
                 Exchange { observation: Observation::Accepted(None), response: Some(response) }
             }
@@ -215,6 +248,36 @@ impl Executor {
     }
 }
 
+/// Sleeps for a hold, or until shutdown asks held tasks to park: then returns the callback for the time left.
+async fn hold(delay: Duration, state: &PollState, delivery: &Delivery) -> Option<u64> {
+    delivery.metrics.held(1);
+    let parked = tokio::select! {
+        () = tokio::time::sleep(delay) => None,
+        () = delivery.stop_holding.cancelled() => Some(state.next_poll_at_ms.saturating_sub(epoch_ms()).div_ceil(1000)),
+    };
+    delivery.metrics.held(-1);
+    parked
+}
+
+fn iteration_outcome(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Complete => "complete",
+        Decision::PollAgain => "continue",
+        Decision::Fail { kind: FailureKind::ConditionError | FailureKind::Internal, .. } => "error",
+        Decision::Fail { .. } => "fail",
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
 /// `$` for the condition: the task input's keys, plus `input` (the task input) and `output` (this poll's output:
 /// `response`, `pollCount`, and `status` = the status code, as some HTTP_POLL examples read `$.output.status`).
 pub fn dollar(input: &Value, response: &HttpResponse, polls_made: u32) -> Value {
@@ -225,11 +288,7 @@ pub fn dollar(input: &Value, response: &HttpResponse, polls_made: u32) -> Value 
     Value::Object(root)
 }
 
-fn response_output(response: Option<&HttpResponse>, polls: Option<u32>) -> Map<String, Value> {
-    response_output_value(response.map(HttpResponse::to_json), polls)
-}
-
-fn response_output_value(response: Option<Value>, polls: Option<u32>) -> Map<String, Value> {
+fn response_output(response: Option<Value>, polls: Option<u32>) -> Map<String, Value> {
     let mut output = Map::new();
     if let Some(response) = response {
         output.insert("response".into(), response);

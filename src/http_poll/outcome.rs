@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::termination::FailureKind;
 use crate::conductor::{Task, TaskExecLog, TaskResult, TaskResultStatus};
 
 /// Log lines sent with one update at most; older lines are summarised by a count.
@@ -21,6 +22,8 @@ pub enum OutcomeKind {
         terminal: bool,
         /// `reasonForIncompletion`.
         reason: String,
+        /// Why, as a closed set (for metrics).
+        kind: FailureKind,
     },
     /// IN_PROGRESS with `callbackAfterSeconds`: continued by whichever worker polls it next.
     Parked {
@@ -42,18 +45,18 @@ pub struct Outcome {
 
 impl Outcome {
     /// A failure without output, e.g. invalid input.
-    pub fn failed(terminal: bool, reason: impl Into<String>, logs: ExecLog) -> Self {
-        Self { kind: OutcomeKind::Failed { terminal, reason: reason.into() }, output: Map::new(), logs }
+    pub fn failed(kind: FailureKind, terminal: bool, reason: impl Into<String>, logs: ExecLog) -> Self {
+        Self { kind: OutcomeKind::Failed { terminal, reason: reason.into(), kind }, output: Map::new(), logs }
     }
 
     /// The update body for this outcome.
     pub fn into_task_result(self, task: &Task, worker_id: &str, now_ms: u64) -> TaskResult {
         let (status, reason, callback_after_seconds) = match self.kind {
             OutcomeKind::Completed => (TaskResultStatus::Completed, None, 0),
-            OutcomeKind::Failed { terminal: true, reason } => {
+            OutcomeKind::Failed { terminal: true, reason, .. } => {
                 (TaskResultStatus::FailedWithTerminalError, Some(reason), 0)
             }
-            OutcomeKind::Failed { terminal: false, reason } => (TaskResultStatus::Failed, Some(reason), 0),
+            OutcomeKind::Failed { terminal: false, reason, .. } => (TaskResultStatus::Failed, Some(reason), 0),
             OutcomeKind::Parked { callback_after_secs } => (TaskResultStatus::InProgress, None, callback_after_secs),
         };
         let logs = self
@@ -123,12 +126,17 @@ mod tests {
         let cases = [
             (OutcomeKind::Completed, TaskResultStatus::Completed, None, 0),
             (
-                OutcomeKind::Failed { terminal: true, reason: "r".into() },
+                OutcomeKind::Failed { terminal: true, reason: "r".into(), kind: FailureKind::InvalidInput },
                 TaskResultStatus::FailedWithTerminalError,
                 Some("r"),
                 0,
             ),
-            (OutcomeKind::Failed { terminal: false, reason: "r".into() }, TaskResultStatus::Failed, Some("r"), 0),
+            (
+                OutcomeKind::Failed { terminal: false, reason: "r".into(), kind: FailureKind::HttpStatus },
+                TaskResultStatus::Failed,
+                Some("r"),
+                0,
+            ),
             (OutcomeKind::Parked { callback_after_secs: 7 }, TaskResultStatus::InProgress, None, 7),
         ];
         for (kind, status, reason, callback) in cases {

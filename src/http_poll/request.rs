@@ -3,7 +3,9 @@
 //!
 //! The request's deadline (`connectionTimeOut + readTimeOut`) covers the whole call, body included, and starts
 //! once the per-host permit is held. Bodies above the configured cap fail the request rather than being buffered.
-//! URLs in messages lose their query string, which may carry credentials.
+//! URLs in messages lose their query string, which may carry credentials. Values of sensitive headers (configured
+//! names) are marked sensitive on the way out (never logged by the HTTP stack, never HPACK-indexed) and replaced
+//! by `<redacted>` in the stored response.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,18 +55,23 @@ pub enum InvokeError {
     Transport(String),
 }
 
+/// What replaces a sensitive header's value in stored output.
+pub const REDACTED: &str = "<redacted>";
+
 /// Sends task requests: one shared pooled client, per-host limits and a body cap.
 #[derive(Debug, Clone)]
 pub struct HttpInvoker {
     client: Client,
     hosts: Arc<HostLimits>,
     max_body_bytes: usize,
+    /// Lower-case header names whose values are secret.
+    sensitive: Arc<[String]>,
 }
 
 impl HttpInvoker {
-    /// An invoker over a shared client.
-    pub fn new(client: Client, hosts: Arc<HostLimits>, max_body_bytes: usize) -> Self {
-        Self { client, hosts, max_body_bytes }
+    /// An invoker over a shared client; `sensitive` lists lower-case header names whose values are secret.
+    pub fn new(client: Client, hosts: Arc<HostLimits>, max_body_bytes: usize, sensitive: Vec<String>) -> Self {
+        Self { client, hosts, max_body_bytes, sensitive: sensitive.into() }
     }
 
     /// Sends the request and reads the whole response.
@@ -78,7 +85,13 @@ impl HttpInvoker {
     }
 
     async fn exchange(&self, spec: &RequestSpec, started: Instant) -> Result<HttpResponse, InvokeError> {
-        let mut request = self.client.request(spec.method.clone(), spec.url.clone()).headers(spec.headers.clone());
+        let mut headers = spec.headers.clone();
+        for (name, value) in &mut headers {
+            if self.sensitive.iter().any(|s| s == name.as_str()) {
+                value.set_sensitive(true);
+            }
+        }
+        let mut request = self.client.request(spec.method.clone(), spec.url.clone()).headers(headers);
         if let Some(body) = &spec.body {
             request = request.body(body.clone());
         }
@@ -88,7 +101,7 @@ impl HttpInvoker {
         if declared.is_some_and(|len| len > self.max_body_bytes as u64) {
             return Err(InvokeError::BodyTooLarge(self.max_body_bytes));
         }
-        let headers = header_lists(response.headers());
+        let headers = header_lists(response.headers(), &self.sensitive);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > self.max_body_bytes {
@@ -123,12 +136,15 @@ fn parse_body(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-fn header_lists(headers: &HeaderMap) -> Map<String, Value> {
+fn header_lists(headers: &HeaderMap, sensitive: &[String]) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in headers {
+        let secret = sensitive.iter().any(|s| s == name.as_str());
         let entry = out.entry(title_case(name.as_str())).or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(values) = entry {
-            values.push(Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+            let text =
+                if secret { REDACTED.to_owned() } else { String::from_utf8_lossy(value.as_bytes()).into_owned() };
+            values.push(Value::String(text));
         }
     }
     out
@@ -183,9 +199,9 @@ mod tests {
         headers.append("set-cookie", "a=1".parse().unwrap());
         headers.append("set-cookie", "b=2".parse().unwrap());
         headers.append("x-amz-request-id", "r".parse().unwrap());
-        let lists = header_lists(&headers);
+        let lists = header_lists(&headers, &["set-cookie".to_owned()]);
         assert_eq!(lists["Content-Type"], json!(["application/json"]));
-        assert_eq!(lists["Set-Cookie"], json!(["a=1", "b=2"]));
+        assert_eq!(lists["Set-Cookie"], json!([REDACTED, REDACTED]));
         assert_eq!(lists["X-Amz-Request-Id"], json!(["r"]));
     }
 

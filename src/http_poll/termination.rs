@@ -29,6 +29,40 @@ pub enum Observation {
     NoResponse(String),
 }
 
+/// Why a task failed, as a closed set (the `exception` label of `task_execute_error_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The task input is invalid.
+    InvalidInput,
+    /// The condition did not parse, threw, exceeded a limit or returned something unusable.
+    ConditionError,
+    /// The condition returned -1.
+    ConditionFailed,
+    /// The target answered with a status that is not accepted.
+    HttpStatus,
+    /// The target did not answer (connect error, timeout, reset, oversized body).
+    NoResponse,
+    /// `maxPollCount` polls were made without the condition holding.
+    MaxPollCount,
+    /// The worker itself failed (evaluator unavailable, a panic).
+    Internal,
+}
+
+impl FailureKind {
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::InvalidInput => "InvalidInput",
+            FailureKind::ConditionError => "ConditionError",
+            FailureKind::ConditionFailed => "ConditionFailed",
+            FailureKind::HttpStatus => "HttpStatus",
+            FailureKind::NoResponse => "NoResponse",
+            FailureKind::MaxPollCount => "MaxPollCount",
+            FailureKind::Internal => "Internal",
+        }
+    }
+}
+
 /// What the executor does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -42,16 +76,18 @@ pub enum Decision {
         terminal: bool,
         /// The `reasonForIncompletion`.
         reason: String,
+        /// Why, as a closed set.
+        kind: FailureKind,
     },
 }
 
 impl Decision {
-    fn retryable(reason: String) -> Self {
-        Decision::Fail { terminal: false, reason }
+    fn retryable(kind: FailureKind, reason: String) -> Self {
+        Decision::Fail { terminal: false, reason, kind }
     }
 
-    fn terminal(reason: String) -> Self {
-        Decision::Fail { terminal: true, reason }
+    fn terminal(kind: FailureKind, reason: String) -> Self {
+        Decision::Fail { terminal: true, reason, kind }
     }
 }
 
@@ -59,8 +95,8 @@ impl Decision {
 pub fn decide_single(observation: &Observation) -> Decision {
     match observation {
         Observation::Accepted(_) => Decision::Complete,
-        Observation::Rejected { description, .. } => Decision::retryable(description.clone()),
-        Observation::NoResponse(error) => Decision::retryable(error.clone()),
+        Observation::Rejected { description, .. } => Decision::retryable(FailureKind::HttpStatus, description.clone()),
+        Observation::NoResponse(error) => Decision::retryable(FailureKind::NoResponse, error.clone()),
     }
 }
 
@@ -68,9 +104,10 @@ pub fn decide_single(observation: &Observation) -> Decision {
 pub fn decide_poll(observation: &Observation, polls_made: u32, max_poll_count: NonZeroU32) -> Decision {
     let poll_again_or_give_up = |last: &str| {
         if polls_made >= max_poll_count.get() {
-            Decision::retryable(format!(
-                "maxPollCount ({max_poll_count}) reached after {polls_made} polls; last poll: {last}"
-            ))
+            Decision::retryable(
+                FailureKind::MaxPollCount,
+                format!("maxPollCount ({max_poll_count}) reached after {polls_made} polls; last poll: {last}"),
+            )
         } else {
             Decision::PollAgain
         }
@@ -78,16 +115,19 @@ pub fn decide_poll(observation: &Observation, polls_made: u32, max_poll_count: N
     match observation {
         Observation::Accepted(Some(Ok(Verdict::Holds))) => Decision::Complete,
         Observation::Accepted(Some(Ok(Verdict::NotYet))) => poll_again_or_give_up("terminationCondition was false"),
-        Observation::Accepted(Some(Ok(Verdict::Fails))) => {
-            Decision::terminal(format!("terminationCondition returned -1 at poll {polls_made}"))
+        Observation::Accepted(Some(Ok(Verdict::Fails))) => Decision::terminal(
+            FailureKind::ConditionFailed,
+            format!("terminationCondition returned -1 at poll {polls_made}"),
+        ),
+        Observation::Accepted(Some(Err(error))) if error.is_script_fault() => {
+            Decision::terminal(FailureKind::ConditionError, error.to_string())
         }
-        Observation::Accepted(Some(Err(error))) if error.is_script_fault() => Decision::terminal(error.to_string()),
-        Observation::Accepted(Some(Err(error))) => Decision::retryable(error.to_string()),
+        Observation::Accepted(Some(Err(error))) => Decision::retryable(FailureKind::Internal, error.to_string()),
         // An accepted response without a condition result cannot happen for a polling task; treat it as "not yet".
         Observation::Accepted(None) => poll_again_or_give_up("no condition result"),
         Observation::Rejected { transient: true, description } => poll_again_or_give_up(description),
         Observation::Rejected { transient: false, description } => {
-            Decision::retryable(format!("poll {polls_made}: {description}"))
+            Decision::retryable(FailureKind::HttpStatus, format!("poll {polls_made}: {description}"))
         }
         Observation::NoResponse(error) => poll_again_or_give_up(error),
     }
@@ -143,7 +183,7 @@ mod tests {
             let got = decide_poll(&observation, polls, max(limit));
             match (&got, want) {
                 (got, Ok(want)) => assert_eq!(got, &want, "{observation:?}"),
-                (Decision::Fail { terminal, reason }, Err((want_terminal, fragment))) => {
+                (Decision::Fail { terminal, reason, .. }, Err((want_terminal, fragment))) => {
                     assert_eq!(*terminal, want_terminal, "{observation:?}");
                     assert!(reason.contains(fragment), "{observation:?}: {reason}");
                 }

@@ -1,14 +1,16 @@
-//! A worker per task type: its slots, its poll loop ([`poller`]), and the dispatch of each delivered task to an
-//! execution that ends with a report ([`reporter`]).
+//! A worker per task type: its slots, its poll loop ([`poller`]), the execution of each delivered task and its
+//! report ([`reporter`]), and its runtime controls (pause, concurrency).
 //!
 //! ```text
-//! loop: acquire 1 slot (+ more when draining) ─▶ poll(count = slots) ─▶ for each task:
-//!          ▲                                                  execute ─▶ report ─▶ release slot
-//!          └── idle: count 1, long poll │ draining: count = free slots, no wait
+//! loop: acquire 1 slot (+ more when draining) ─▶ poll(count = slots) ─▶ for each task, holding its slot:
+//!          ▲                                      execute ─▶ report (terminal: update-v2) ─┬─▶ release slot
+//!          └── idle: count 1, long poll │ draining: count = free slots, no wait            └─ next task from the
+//!                                                                                             reply: execute it
 //! ```
 //! A delivered task is always answered: executed and reported, or, when it arrives during shutdown or without a
 //! free slot, handed back at once (IN_PROGRESS, `callbackAfterSeconds` 0, its `outputData` unchanged) so another
-//! worker can take it; an undecodable one is failed terminally. Nothing is left to Conductor's timeouts.
+//! worker can take it; an undecodable one is failed terminally; an execution that panics is reported FAILED.
+//! Nothing is left to Conductor's timeouts.
 
 pub mod backoff;
 mod poller;
@@ -17,6 +19,7 @@ pub mod slots;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -24,10 +27,13 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::clock::epoch_ms;
-use crate::conductor::{ConductorApi, PolledTask, Task, TaskResult, TaskResultStatus};
+use crate::conductor::{ConductorApi, EncodedResult, PolledTask, Task, TaskResult, TaskResultStatus};
 use crate::config::TaskTypeConfig;
 use crate::health::Health;
-use crate::http_poll::{Delivery, Executor, OutcomeKind};
+use crate::http_poll::outcome::ExecLog;
+use crate::http_poll::termination::FailureKind;
+use crate::http_poll::{Delivery, Executor, Outcome, OutcomeKind};
+use crate::metrics::{Metrics, TaskMetrics};
 use crate::shutdown::Shutdown;
 use reporter::{ReportOutcome, Reporter};
 use slots::{Slot, Slots};
@@ -47,6 +53,26 @@ pub struct WorkerDeps<C> {
     pub health: Arc<Health>,
     /// Shutdown tokens and the execution tracker.
     pub shutdown: Shutdown,
+    /// Metric families.
+    pub metrics: Arc<Metrics>,
+    /// How often the queue depth is read (zero: never).
+    pub queue_depth_interval: Duration,
+}
+
+/// Runtime controls of one task type, independent of the server client type (for the admin endpoint).
+pub trait Control: Send + Sync {
+    /// The task type.
+    fn task_type(&self) -> &str;
+    /// Whether polling is paused.
+    fn paused(&self) -> bool;
+    /// Stops or resumes polling (executions in flight continue).
+    fn set_paused(&self, paused: bool);
+    /// The configured number of slots.
+    fn concurrency(&self) -> usize;
+    /// Slots in use.
+    fn slots_used(&self) -> usize;
+    /// Changes the number of slots.
+    fn set_concurrency(&self, concurrency: usize);
 }
 
 /// The worker for one task type.
@@ -55,61 +81,140 @@ pub struct Worker<C> {
     config: TaskTypeConfig,
     slots: Slots,
     paused: AtomicBool,
+    metrics: TaskMetrics,
     deps: Arc<WorkerDeps<C>>,
+}
+
+impl<C: ConductorApi> Control for Worker<C> {
+    fn task_type(&self) -> &str {
+        &self.config.name
+    }
+    fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+    fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+        tracing::info!(task_type = %self.config.name, paused, "Polling paused state changed.");
+    }
+    fn concurrency(&self) -> usize {
+        self.slots.limit()
+    }
+    fn slots_used(&self) -> usize {
+        self.slots.limit().saturating_sub(self.slots.available())
+    }
+    fn set_concurrency(&self, concurrency: usize) {
+        self.slots.resize(concurrency);
+        tracing::info!(task_type = %self.config.name, concurrency, "Concurrency changed.");
+    }
 }
 
 impl<C: ConductorApi> Worker<C> {
     /// A worker for one task type.
     pub fn new(config: TaskTypeConfig, deps: Arc<WorkerDeps<C>>) -> Arc<Self> {
-        let slots = Slots::new(config.concurrency, deps.global_slots.clone());
+        let metrics = deps.metrics.task_type(&config.name);
+        let slots = Slots::new(config.concurrency, deps.global_slots.clone(), metrics.clone());
         let paused = AtomicBool::new(config.paused);
-        Arc::new(Self { config, slots, paused, deps })
+        Arc::new(Self { config, slots, paused, metrics, deps })
     }
 
-    /// The task type served.
-    pub fn task_type(&self) -> &str {
-        &self.config.name
-    }
-
-    /// Stops or resumes polling (executions in flight continue).
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.store(paused, Ordering::Relaxed);
-    }
-
-    /// Polls until shutdown begins. Executions it started keep running on the shutdown tracker.
+    /// Polls until shutdown begins (and reads the queue depth meanwhile). Executions it started keep running on
+    /// the shutdown tracker.
     pub async fn run(self: Arc<Self>) {
-        poller::run(&self).await;
+        tokio::join!(poller::run(&self), self.watch_queue_depth());
+    }
+
+    async fn watch_queue_depth(&self) {
+        let interval = self.deps.queue_depth_interval;
+        if interval.is_zero() {
+            return;
+        }
+        let stop = &self.deps.shutdown.stop_polling;
+        loop {
+            match self.deps.api.queue_size(&self.config.name, self.config.domain.as_deref()).await {
+                Ok(depth) => self.metrics.queue_depth(depth),
+                Err(error) => tracing::debug!(task_type = %self.config.name, error = %error, "Queue size unavailable."),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = stop.cancelled() => return,
+            }
+        }
     }
 
     /// Starts the execution of one delivered task on the shutdown tracker.
     fn dispatch(self: &Arc<Self>, polled: PolledTask, slot: Option<Slot>, received_at: Instant) {
         let task = match polled {
-            PolledTask::Task(task) => task,
+            PolledTask::Task(task) => Arc::<Task>::from(task),
             PolledTask::Undecodable { task_id, workflow_instance_id, error } => {
                 return self.fail_undecodable(task_id, workflow_instance_id, error);
             }
         };
-        let span = tracing::info_span!("task", task_type = %self.config.name, task_id = %task.task_id, workflow_id = %task.workflow_instance_id);
-        let (Some(slot), false) = (slot, self.deps.shutdown.stop_polling.is_cancelled()) else {
-            let worker = self.clone();
-            self.deps.shutdown.executions.spawn(async move { worker.hand_back(&task).await }.instrument(span));
-            return;
-        };
         let worker = self.clone();
-        let execution = async move {
-            let delivery = Delivery {
-                received_at,
-                park_threshold: worker.config.park_threshold,
-                stop_holding: worker.deps.shutdown.stop_holding.clone(),
-            };
-            tracing::debug!(poll_count = task.poll_count, "Task received.");
-            let outcome = worker.deps.executor.execute(&task, &delivery).await;
-            log_outcome(&outcome.kind);
-            let result = outcome.into_task_result(&task, &worker.config.worker_id, epoch_ms());
-            worker.deps.reporter.report(&result).await;
-            drop(slot);
+        match (slot, self.deps.shutdown.stop_polling.is_cancelled()) {
+            (Some(slot), false) => {
+                self.deps.shutdown.executions.spawn(async move { worker.execute_chain(task, slot, received_at).await });
+            }
+            _ => {
+                let span = task_span(&self.config.name, &task);
+                self.deps.shutdown.executions.spawn(async move { worker.hand_back(&task).await }.instrument(span));
+            }
+        }
+    }
+
+    /// Executes a task, then each task the server assigns in reply to a terminal update, holding one slot.
+    async fn execute_chain(self: Arc<Self>, mut task: Arc<Task>, slot: Slot, mut received_at: Instant) {
+        loop {
+            let next = self.execute_one(&task, received_at).instrument(task_span(&self.config.name, &task)).await;
+            match next {
+                Some(PolledTask::Task(next)) if !self.deps.shutdown.stop_polling.is_cancelled() => {
+                    task = Arc::from(next);
+                    received_at = Instant::now();
+                }
+                Some(other) => {
+                    self.dispatch(other, None, Instant::now());
+                    break;
+                }
+                None => break,
+            }
+        }
+        drop(slot);
+    }
+
+    /// Executes and reports one task; returns the next task if the server assigned one.
+    async fn execute_one(&self, task: &Arc<Task>, received_at: Instant) -> Option<PolledTask> {
+        self.metrics.execution_started();
+        tracing::debug!(poll_count = task.poll_count, "Task received.");
+        let started = Instant::now();
+        let delivery = Delivery {
+            received_at,
+            park_threshold: self.config.park_threshold,
+            stop_holding: self.deps.shutdown.stop_holding.clone(),
+            metrics: self.metrics.clone(),
         };
-        self.deps.shutdown.executions.spawn(execution.instrument(span));
+        let (executor, owned) = (self.deps.executor.clone(), task.clone());
+        // A separate task, so that a panic is caught and reported instead of losing the task.
+        let execution = tokio::spawn(async move { executor.execute(&owned, &delivery).await }.in_current_span());
+        let outcome = match execution.await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.deps.metrics.panicked();
+                tracing::error!(error = %error, "Execution panicked; reporting the task as FAILED.");
+                let reason = "the worker failed while executing this task (panic); see the worker's logs";
+                Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
+            }
+        };
+        let failure = match &outcome.kind {
+            OutcomeKind::Failed { kind, .. } => Some(kind.name()),
+            _ => None,
+        };
+        self.metrics.execution_ended(started.elapsed(), failure);
+        log_outcome(&outcome.kind);
+        let result = EncodedResult::new(&outcome.into_task_result(task, &self.config.worker_id, epoch_ms()));
+        let chain = !self.deps.shutdown.stop_polling.is_cancelled();
+        match self.deps.reporter.report(&result, &self.config.worker_id, chain, &self.metrics).await {
+            ReportOutcome::Delivered(next) => next,
+            _ => None,
+        }
     }
 
     /// Returns a task we will not execute to the queue, its state untouched.
@@ -128,8 +233,9 @@ impl<C: ConductorApi> Worker<C> {
             output_data,
             logs: Vec::new(),
         };
+        self.metrics.handed_back();
         tracing::info!("Task handed back to the queue (shutting down or no free slot).");
-        self.deps.reporter.report(&result).await;
+        self.deps.reporter.report(&EncodedResult::new(&result), &self.config.worker_id, false, &self.metrics).await;
     }
 
     fn fail_undecodable(&self, task_id: String, workflow_instance_id: String, error: String) {
@@ -148,19 +254,25 @@ impl<C: ConductorApi> Worker<C> {
             logs: Vec::new(),
         };
         tracing::error!(task_id = %result.task_id, error = %error, "Polled an undecodable task; failing it.");
-        let reporter = self.deps.reporter.clone();
+        let (reporter, metrics, worker_id) =
+            (self.deps.reporter.clone(), self.metrics.clone(), self.config.worker_id.clone());
         self.deps.shutdown.executions.spawn(async move {
-            if reporter.report(&result).await != ReportOutcome::Delivered {
+            let encoded = EncodedResult::new(&result);
+            if !reporter.report(&encoded, &worker_id, false, &metrics).await.delivered() {
                 tracing::error!(task_id = %result.task_id, "Could not fail the undecodable task.");
             }
         });
     }
 }
 
+fn task_span(task_type: &str, task: &Task) -> tracing::Span {
+    tracing::info_span!("task", task_type = %task_type, task_id = %task.task_id, workflow_id = %task.workflow_instance_id)
+}
+
 fn log_outcome(kind: &OutcomeKind) {
     match kind {
         OutcomeKind::Completed => tracing::info!("Task completed."),
         OutcomeKind::Parked { callback_after_secs } => tracing::debug!(callback_after_secs, "Task parked."),
-        OutcomeKind::Failed { terminal, reason } => tracing::info!(terminal, reason = %reason, "Task failed."),
+        OutcomeKind::Failed { terminal, reason, .. } => tracing::info!(terminal, reason = %reason, "Task failed."),
     }
 }

@@ -20,6 +20,9 @@ use crate::conductor::{ConductorApi, PollRequest};
 
 /// How often a paused worker checks whether it was resumed.
 const PAUSED_RECHECK: Duration = Duration::from_millis(500);
+/// Pause after an empty idle poll that came back early (a server that does not long-poll), so such a server is
+/// asked at most ten times a second per task type.
+const EARLY_EMPTY_POLL_PAUSE: Duration = Duration::from_millis(100);
 
 pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
     let config = &worker.config;
@@ -28,17 +31,24 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
     let mut draining = false;
     tracing::info!(task_type = %config.name, domain = ?config.domain, concurrency = config.concurrency, "Polling.");
-    loop {
+    while !stop.is_cancelled() {
         deps.health.loop_beat(&config.name);
         if worker.paused.load(std::sync::atomic::Ordering::Relaxed) {
+            worker.metrics.paused();
             tokio::select! {
                 () = tokio::time::sleep(PAUSED_RECHECK) => continue,
                 () = stop.cancelled() => break,
             }
         }
-        let first = tokio::select! {
-            slot = worker.slots.acquire() => slot,
-            () = stop.cancelled() => break,
+        let first = match worker.slots.try_acquire() {
+            Some(slot) => slot,
+            None => {
+                worker.metrics.queue_full();
+                tokio::select! {
+                    slot = worker.slots.acquire() => slot,
+                    () = stop.cancelled() => break,
+                }
+            }
         };
         let mut slots = vec![first];
         if draining {
@@ -57,16 +67,27 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
             count,
             timeout: if draining { Duration::ZERO } else { config.poll_timeout },
         };
-        match deps.api.poll_batch(request).await {
+        let started = Instant::now();
+        let polled = deps.api.poll_batch(request).await;
+        worker.metrics.poll(started.elapsed(), polled.as_ref().err().map(|e| e.kind()));
+        match polled {
             Ok(tasks) => {
                 deps.health.server_reached();
                 backoff.reset();
+                let early_empty = tasks.is_empty() && !draining && started.elapsed() < config.poll_timeout / 2;
                 draining = !tasks.is_empty() && tasks.len() >= count;
                 let received_at = Instant::now();
                 for task in tasks {
                     // A server may return more than asked (conductor-oss#369): take a free slot or hand it back.
                     let slot = slots.pop().or_else(|| worker.slots.try_acquire());
                     worker.dispatch(task, slot, received_at);
+                }
+                if early_empty {
+                    drop(slots);
+                    tokio::select! {
+                        () = tokio::time::sleep(EARLY_EMPTY_POLL_PAUSE) => {}
+                        () = stop.cancelled() => break,
+                    }
                 }
             }
             Err(error) => {

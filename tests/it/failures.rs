@@ -29,7 +29,7 @@ async fn failing_conditions_and_bad_inputs_fail_with_a_reason() {
                        "inputParameters": {"http_request": "${workflow.input.request}"}}]
         }))
         .await;
-    let _worker = start_worker(&[&task_name], &[]);
+    let _worker = start_worker(&[&task_name], &[]).await;
 
     let job = |case: &str| format!("{}/{}", api.base, case);
     let cases = [

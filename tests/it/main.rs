@@ -6,7 +6,11 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
 mod failures;
+mod operations;
+mod orkes;
 mod park;
+mod secrets;
+mod shutdown;
 mod strategies;
 mod support;
 mod tutorial;

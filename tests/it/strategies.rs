@@ -23,7 +23,8 @@ async fn observed_gaps(strategy: &str, interval: &str, polls: u32, park_threshol
                 "pollingInterval": interval, "pollingStrategy": strategy, "maxPollCount": polls + 2}}}]
         }))
         .await;
-    let _worker = start_worker(&[&task_name], &[("CONDUCTOR_WORKER_ALL_PARK_THRESHOLD_SECS", park_threshold_secs)]);
+    let _worker =
+        start_worker(&[&task_name], &[("CONDUCTOR_WORKER_ALL_PARK_THRESHOLD_SECS", park_threshold_secs)]).await;
     let request_id = unique("req");
     api.invoke(&request_id).await;
     let id = conductor.start(&workflow_name, json!({"requestId": request_id})).await;

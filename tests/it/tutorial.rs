@@ -19,7 +19,7 @@ async fn tutorial_workflow_completes_with_http_poll_run_by_the_worker() {
     assert_eq!(workflow["name"], "LongRunningAPIWorkflow");
     conductor.register_task_defs(&[Conductor::task_def("http_poll", 300, 0)]).await;
     conductor.put_workflow(&workflow).await;
-    let worker = start_worker(&["HTTP_POLL"], &[]);
+    let worker = start_worker(&["HTTP_POLL"], &[]).await;
 
     let request_id = unique("req");
     let id = conductor.start("LongRunningAPIWorkflow", json!({"requestId": request_id})).await;
@@ -71,7 +71,7 @@ async fn both_steps_run_by_the_worker_under_custom_task_names() {
             "outputParameters": {"invoked": "${invoke.output.response.body}", "final": "${poll.output.response.body.body}"}
         }))
         .await;
-    let worker = start_worker(&[&invoke_name, &poll_name], &[]);
+    let worker = start_worker(&[&invoke_name, &poll_name], &[]).await;
 
     let request_id = unique("req");
     let id = conductor.start(&workflow_name, json!({"requestId": request_id})).await;

@@ -4,11 +4,13 @@
 
 #![allow(dead_code)]
 
+pub mod fake_orkes;
+
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use conductor_http_worker::app::{self, RunEnd};
+use conductor_http_worker::app::{self, Bound, RunEnd};
 use conductor_http_worker::config::{self, LoadInputs};
 use example_api::ExampleApi;
 use serde_json::{Value, json};
@@ -134,6 +136,10 @@ pub struct InProcessWorker {
     handle: JoinHandle<anyhow::Result<RunEnd>>,
     /// The worker id it reports with.
     pub worker_id: String,
+    /// `http://127.0.0.1:PORT` of its `/metrics`, `/healthz` and `/readyz`.
+    pub admin: String,
+    /// `http://127.0.0.1:PORT` of its runtime control.
+    pub control: String,
 }
 
 impl InProcessWorker {
@@ -159,7 +165,10 @@ fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, Stri
     let mut vars: HashMap<String, String> = [
         ("CONDUCTOR_SERVER_URL", server_url()),
         ("CONDUCTOR_HTTP_WORKER_TASK_TYPES", task_types.join(",")),
-        ("CONDUCTOR_HTTP_WORKER_ADMIN_ADDR", "off".into()),
+        // Port 0: tests run in parallel, each worker gets its own ports.
+        ("CONDUCTOR_HTTP_WORKER_ADMIN_ADDR", "127.0.0.1:0".into()),
+        ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR", "127.0.0.1:0".into()),
+        ("CONDUCTOR_HTTP_WORKER_ADMIN_QUEUE_DEPTH_INTERVAL_SECS", "1".into()),
         ("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "5".into()),
     ]
     .into_iter()
@@ -169,20 +178,31 @@ fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, Stri
     vars
 }
 
-/// Starts a worker in-process serving `task_types`, configured through an injected environment.
-pub fn start_worker(task_types: &[&str], env: &[(&str, &str)]) -> InProcessWorker {
+/// Starts a worker in-process serving `task_types`, configured through an injected environment; returns once its
+/// endpoints are bound.
+pub async fn start_worker(task_types: &[&str], env: &[(&str, &str)]) -> InProcessWorker {
     let worker_id = unique("it-worker");
     let inputs =
         LoadInputs { env: worker_env(task_types, env), default_worker_id: worker_id.clone(), ..LoadInputs::default() };
     let loaded = config::load(&inputs).unwrap_or_else(|e| panic!("{e}"));
     let (stop, stopped) = oneshot::channel();
-    let handle = tokio::spawn(app::run(loaded.config, async move {
+    let (bound_tx, bound_rx) = oneshot::channel::<Bound>();
+    let stop_signal = async move {
         let _ = stopped.await;
-    }));
-    InProcessWorker { stop: Some(stop), handle, worker_id }
+    };
+    let report_bound = move |bound| {
+        let _ = bound_tx.send(bound);
+    };
+    let mut handle = tokio::spawn(app::run_reporting(loaded.config, stop_signal, report_bound));
+    let bound = match bound_rx.await {
+        Ok(bound) => bound,
+        Err(_) => panic!("the worker did not start: {:?}", (&mut handle).await),
+    };
+    let url = |addr: Option<std::net::SocketAddr>| addr.map(|a| format!("http://{a}")).unwrap_or_default();
+    InProcessWorker { stop: Some(stop), handle, worker_id, admin: url(bound.admin), control: url(bound.control) }
 }
 
-/// The worker binary as a child process (for SIGKILL tests).
+/// The worker binary as a child process (for SIGKILL and SIGTERM tests).
 pub struct WorkerProcess {
     child: Child,
 }
@@ -190,12 +210,19 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Starts `conductor-http-worker` serving `task_types`; its worker id is `<hostname>-<pid>`.
     pub fn start(task_types: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with_stderr(task_types, env, &[("RUST_LOG", "info")], Stdio::inherit())
+    }
+
+    /// Starts it with extra environment (after the defaults) and its stderr (the logs) sent to `stderr`.
+    pub fn start_with_stderr(task_types: &[&str], env: &[(&str, &str)], extra: &[(&str, &str)], stderr: Stdio) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_conductor-http-worker"));
-        command.env_clear().envs(worker_env(task_types, env)).env("RUST_LOG", "warn");
+        let mut vars = worker_env(task_types, env);
+        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        command.env_clear().envs(vars);
         if let Ok(path) = std::env::var("PATH") {
             command.env("PATH", path);
         }
-        let child = command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("start the worker binary");
+        let child = command.stdout(Stdio::null()).stderr(stderr).spawn().expect("start the worker binary");
         Self { child }
     }
 
@@ -208,6 +235,21 @@ impl WorkerProcess {
     pub fn kill(mut self) {
         self.child.kill().expect("kill the worker");
         let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits up to `patience` for the exit; returns the exit code (None: killed by a signal) and
+    /// how long the exit took. Panics if it is still running after `patience`.
+    pub async fn terminate(mut self, patience: Duration) -> (Option<i32>, Duration) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let started = Instant::now();
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("wait for the worker") {
+                return (exit.code(), started.elapsed());
+            }
+            assert!(started.elapsed() < patience, "the worker did not exit within {patience:?} of SIGTERM");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
