@@ -3,7 +3,9 @@
 #
 #   scripts/conductor-server.sh fetch [VERSION]        prints the path of the cached boot jar
 #   scripts/conductor-server.sh start DIR [VERSION]    starts a server with its data in DIR, waits for /health,
-#                                                      prints its API root (http://127.0.0.1:PORT/api)
+#                                                      prints its API root (http://127.0.0.1:PORT/api); PORT is
+#                                                      $CONDUCTOR_SERVER_PORT, else the port of an earlier start
+#                                                      in DIR (a restart keeps its address), else a free one
 #   scripts/conductor-server.sh stop DIR               stops the server started in DIR
 #
 # VERSION defaults to $CONDUCTOR_SERVER_VERSION, else 3.32.3 (the newest on Maven Central). The jar (~440 MiB) is
@@ -50,8 +52,14 @@ start() {
   local jar port java
   jar=$(fetch "$version")
   java=$(java_bin)
-  port=$(free_port)
   mkdir -p "$dir"
+  if [ -n "${CONDUCTOR_SERVER_PORT:-}" ]; then
+    port=$CONDUCTOR_SERVER_PORT
+  elif [ -s "$dir/server.port" ]; then
+    port=$(cat "$dir/server.port")
+  else
+    port=$(free_port)
+  fi
   dir=$(cd "$dir" && pwd)
   local args=(
     "--server.port=$port"
