@@ -26,6 +26,7 @@ use crate::http_poll::spec::SpecDefaults;
 use crate::http_poll::{Executor, ExecutorSettings};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
+use crate::worker::outbox::Outbox;
 use crate::worker::reporter::Reporter;
 use crate::worker::{Control, Worker, WorkerDeps};
 
@@ -79,15 +80,19 @@ pub async fn run_reporting(
         health.clone(),
     ));
     let shutdown = Shutdown::default();
+    let outbox = Outbox::new(api.clone(), health.clone());
+    let outbox_stop = CancellationToken::new();
+    let outbox_loop = tokio::spawn(outbox.clone().run(outbox_stop.clone()));
     let deps = Arc::new(WorkerDeps {
         api: api.clone(),
         executor: build_executor(&config)?,
-        reporter: Reporter::new(api, config.updates.retry_window, health.clone()),
+        reporter: Reporter::new(api, health.clone(), outbox.clone()),
         global_slots: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
         health: health.clone(),
         shutdown: shutdown.clone(),
         metrics,
         queue_depth_interval: config.admin.queue_depth_interval,
+        retry_window: config.updates.retry_window,
     });
     let workers: Vec<_> = config.task_types.iter().map(|t| Worker::new(t.clone(), deps.clone())).collect();
 
@@ -113,13 +118,21 @@ pub async fn run_reporting(
         grace_secs = config.shutdown_grace.as_secs(),
         "Shutting down: polling stops, held polls park, in-flight requests finish."
     );
+    let grace_ends = tokio::time::Instant::now() + config.shutdown_grace;
     shutdown.begin();
     while pollers.join_next().await.is_some() {}
-    let end = if shutdown.drain(config.shutdown_grace).await {
+    let drained = shutdown.drain(config.shutdown_grace).await;
+    if !drained {
+        tracing::warn!(still_running = shutdown.executions.len(), "Grace period over with executions still running.");
+    }
+    // Results that failed their first update are still in the outbox: they get the rest of the grace period.
+    let flushed = outbox.flush(grace_ends).await;
+    outbox_stop.cancel();
+    let _ = outbox_loop.await;
+    let end = if drained && flushed {
         tracing::info!("Drained: every execution reported.");
         RunEnd::Drained
     } else {
-        tracing::warn!(still_running = shutdown.executions.len(), "Grace period over with executions still running.");
         RunEnd::GraceExpired
     };
     endpoints_stop.cancel();

@@ -35,4 +35,6 @@ pub mod http_poll;
 pub mod logging;
 pub mod metrics;
 pub mod shutdown;
+#[cfg(test)]
+pub mod test_support;
 pub mod worker;

@@ -135,6 +135,8 @@ pub struct Metrics {
     handed_back: Family<TaskType, Counter>,
     update_retries: Family<TaskType, Counter>,
     results_dropped: Family<TaskTypeReason, Counter>,
+    results_superseded: Family<TaskType, Counter>,
+    updates_pending: Family<TaskType, Gauge>,
     queue_depth: Family<TaskType, Gauge>,
     server_up: Gauge,
     auth_ok: Gauge,
@@ -173,6 +175,8 @@ impl Metrics {
             handed_back: Family::default(),
             update_retries: Family::default(),
             results_dropped: Family::default(),
+            results_superseded: Family::default(),
+            updates_pending: Family::default(),
             queue_depth: Family::default(),
             server_up: Gauge::default(),
             auth_ok: Gauge::default(),
@@ -269,6 +273,16 @@ impl Metrics {
             "Results that could not be delivered (lost, rejected, unknown_task)",
             metrics.results_dropped.clone(),
         );
+        r.register(
+            "task_update_superseded",
+            "Undelivered results for tasks the server shows final already",
+            metrics.results_superseded.clone(),
+        );
+        r.register(
+            "task_updates_pending",
+            "Results waiting in the outbox for a retry",
+            metrics.updates_pending.clone(),
+        );
         r.register("task_queue_depth", "Tasks waiting in the server's queue", metrics.queue_depth.clone());
         r.register(
             "conductor_server_up",
@@ -313,6 +327,8 @@ impl Metrics {
             result_size: self.task_result_size.get_or_create_owned(&label),
             condition_time: self.condition_evaluation_time.get_or_create_owned(&label),
             queue_depth: self.queue_depth.get_or_create_owned(&label),
+            superseded: self.results_superseded.get_or_create_owned(&label),
+            updates_pending: self.updates_pending.get_or_create_owned(&label),
             name: name.to_owned(),
             all: self.clone(),
         }
@@ -406,6 +422,8 @@ pub struct TaskMetrics {
     result_size: Histogram,
     condition_time: Histogram,
     queue_depth: Gauge,
+    superseded: Counter,
+    updates_pending: Gauge,
 }
 
 /// `SUCCESS` or `FAILURE`, the SDKs' status label values.
@@ -519,6 +537,16 @@ impl TaskMetrics {
     /// A result could not be delivered: `lost`, `rejected` or `unknown_task`.
     pub fn result_dropped(&self, reason: &'static str) {
         self.all.results_dropped.get_or_create(&TaskTypeReason { taskType: self.name.clone(), reason }).inc();
+    }
+
+    /// A result in the outbox was given up because the server shows the task final already.
+    pub fn result_superseded(&self) {
+        self.superseded.inc();
+    }
+
+    /// A result entered (1) or left (-1) the outbox.
+    pub fn outbox(&self, delta: i64) {
+        self.updates_pending.inc_by(delta);
     }
 
     /// The server's queue depth for this task type.

@@ -251,6 +251,19 @@ impl ConductorApi for HttpConductor {
         }
     }
 
+    async fn task_status(&self, task_id: &str) -> Result<Option<String>, ClientError> {
+        let url = self.url(&["tasks", task_id]);
+        match self.call(Method::GET, "/tasks/{taskId}", &url, self.request_timeout, |builder| builder).await {
+            Ok(reply) => {
+                let task: serde_json::Value =
+                    serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode(e.to_string()))?;
+                Ok(task.get("status").and_then(|s| s.as_str()).map(str::to_owned))
+            }
+            Err(ClientError::Status { code: 404, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn queue_size(&self, task_type: &str, domain: Option<&str>) -> Result<u64, ClientError> {
         let mut url = self.url(&["tasks", "queue", "size"]);
         url.query_pairs_mut().append_pair("taskType", task_type);

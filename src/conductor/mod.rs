@@ -142,6 +142,9 @@ pub trait ConductorApi: Send + Sync + 'static {
         worker_id: &str,
     ) -> impl Future<Output = Result<Option<PolledTask>, ClientError>> + Send;
 
+    /// `GET /tasks/{taskId}`: the task's status on the server, `None` when the server does not know it.
+    fn task_status(&self, task_id: &str) -> impl Future<Output = Result<Option<String>, ClientError>> + Send;
+
     /// `GET /tasks/queue/size`: tasks waiting in a queue.
     fn queue_size(
         &self,

@@ -34,6 +34,8 @@ pub struct Task {
     pub response_timeout_seconds: u64,
     /// The domain the task was polled from, if any.
     pub domain: Option<String>,
+    /// When the task was first polled, epoch milliseconds (kept across callbacks).
+    pub start_time: u64,
     /// The TaskDef as copied into the task (some servers).
     pub task_definition: Option<TaskDefTimeouts>,
     /// The workflow task, whose embedded `taskDefinition` conductor-oss fills for custom types.
@@ -70,6 +72,26 @@ impl Task {
             .chain(embedded.into_iter().flatten())
             .find(|s| *s > 0)
             .unwrap_or(0)
+    }
+
+    /// The TaskDef's `timeoutSeconds` (from first start, parked or not), 0 = none.
+    pub fn timeout_secs(&self) -> u64 {
+        [self.task_definition, self.workflow_task.as_ref().and_then(|w| w.task_definition)]
+            .into_iter()
+            .flatten()
+            .map(|d| d.timeout_seconds)
+            .find(|s| *s > 0)
+            .unwrap_or(0)
+    }
+
+    /// How long after its delivery (at `delivered_ms`, epoch) the server gives up on this task if it hears nothing:
+    /// the response timeout, or what is left of the total timeout, whichever ends first; `None` when neither is set.
+    pub fn server_deadline_after_delivery(&self, delivered_ms: u64) -> Option<std::time::Duration> {
+        let response = Some(self.response_timeout_secs()).filter(|s| *s > 0).map(|s| s * 1000);
+        let total = Some(self.timeout_secs())
+            .filter(|s| *s > 0 && self.start_time > 0)
+            .map(|s| (self.start_time + s * 1000).saturating_sub(delivered_ms));
+        [response, total].into_iter().flatten().min().map(std::time::Duration::from_millis)
     }
 }
 
@@ -149,6 +171,20 @@ mod tests {
             let task: Task = serde_json::from_value(task.clone()).unwrap();
             assert_eq!(task.response_timeout_secs(), want, "{task:?}");
         }
+    }
+
+    #[test]
+    fn server_deadline_is_the_earlier_of_response_and_total_timeouts() {
+        let task = |value: serde_json::Value| serde_json::from_value::<Task>(value).unwrap();
+        let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs());
+        let both = task(json!({"responseTimeoutSeconds": 60, "startTime": 1_000_000,
+            "taskDefinition": {"timeoutSeconds": 100, "responseTimeoutSeconds": 60}}));
+        assert_eq!(secs(both.server_deadline_after_delivery(1_000_000)), Some(60));
+        assert_eq!(secs(both.server_deadline_after_delivery(1_070_000)), Some(30), "30 s of the total left");
+        assert_eq!(secs(both.server_deadline_after_delivery(1_200_000)), Some(0), "already past");
+        let total_only = task(json!({"startTime": 5_000, "workflowTask": {"taskDefinition": {"timeoutSeconds": 10}}}));
+        assert_eq!(secs(total_only.server_deadline_after_delivery(5_000)), Some(10));
+        assert_eq!(task(json!({})).server_deadline_after_delivery(5_000), None);
     }
 
     #[test]

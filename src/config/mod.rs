@@ -181,7 +181,8 @@ pub struct ConditionsConfig {
 /// Reporting results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdatesConfig {
-    /// How long a failing update is retried before the result is given up (and logged as lost).
+    /// How long a failing update is retried when the task has no deadline on the server (a task with a response
+    /// or total timeout is retried until that deadline), before the result is given up and logged as lost.
     pub retry_window: Duration,
 }
 

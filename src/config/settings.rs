@@ -118,7 +118,7 @@ impl Resolver {
         let http = self.http();
         let polling = self.polling();
         let conditions = self.conditions();
-        let retry_window_secs = self.global(&["updates", "retry_window_secs"], 300u64, &[], None);
+        let retry_window_secs = self.global(&["updates", "retry_window_secs"], 3600u64, &[], None);
         self.check("updates.retry_window_secs", retry_window_secs <= 7 * 86_400, "must be at most 604800 (a week)");
         let grace_secs = self.global(&["shutdown", "grace_secs"], 30u64, &[], None);
         self.check("shutdown.grace_secs", grace_secs <= 3600, "must be at most 3600");

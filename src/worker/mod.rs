@@ -13,6 +13,7 @@
 //! Nothing is left to Conductor's timeouts.
 
 pub mod backoff;
+pub mod outbox;
 mod poller;
 pub mod reporter;
 pub mod slots;
@@ -57,6 +58,8 @@ pub struct WorkerDeps<C> {
     pub metrics: Arc<Metrics>,
     /// How often the queue depth is read (zero: never).
     pub queue_depth_interval: Duration,
+    /// How long a failed update is retried when the task has no deadline on the server.
+    pub retry_window: Duration,
 }
 
 /// Runtime controls of one task type, independent of the server client type (for the admin endpoint).
@@ -211,10 +214,18 @@ impl<C: ConductorApi> Worker<C> {
         log_outcome(&outcome.kind);
         let result = EncodedResult::new(&outcome.into_task_result(task, &self.config.worker_id, epoch_ms()));
         let chain = !self.deps.shutdown.stop_polling.is_cancelled();
-        match self.deps.reporter.report(&result, &self.config.worker_id, chain, &self.metrics).await {
+        let deadline = self.update_deadline(task, received_at);
+        match self.deps.reporter.report(result, &self.config.worker_id, chain, &self.metrics, deadline).await {
             ReportOutcome::Delivered(next) => next,
             _ => None,
         }
+    }
+
+    /// Until when a result for this delivery is worth retrying: the task's deadline on the server (after it the
+    /// server has timed the task out), or the retry window when the task has none.
+    fn update_deadline(&self, task: &Task, received_at: Instant) -> Instant {
+        let delivered_ms = epoch_ms().saturating_sub(received_at.elapsed().as_millis() as u64);
+        received_at + task.server_deadline_after_delivery(delivered_ms).unwrap_or(self.deps.retry_window)
     }
 
     /// Returns a task we will not execute to the queue, its state untouched.
@@ -235,7 +246,9 @@ impl<C: ConductorApi> Worker<C> {
         };
         self.metrics.handed_back();
         tracing::info!("Task handed back to the queue (shutting down or no free slot).");
-        self.deps.reporter.report(&EncodedResult::new(&result), &self.config.worker_id, false, &self.metrics).await;
+        let deadline = self.update_deadline(task, Instant::now());
+        let encoded = EncodedResult::new(&result);
+        self.deps.reporter.report(encoded, &self.config.worker_id, false, &self.metrics, deadline).await;
     }
 
     fn fail_undecodable(&self, task_id: String, workflow_instance_id: String, error: String) {
@@ -256,10 +269,12 @@ impl<C: ConductorApi> Worker<C> {
         tracing::error!(task_id = %result.task_id, error = %error, "Polled an undecodable task; failing it.");
         let (reporter, metrics, worker_id) =
             (self.deps.reporter.clone(), self.metrics.clone(), self.config.worker_id.clone());
+        let deadline = Instant::now() + self.deps.retry_window;
         self.deps.shutdown.executions.spawn(async move {
-            let encoded = EncodedResult::new(&result);
-            if !reporter.report(&encoded, &worker_id, false, &metrics).await.delivered() {
-                tracing::error!(task_id = %result.task_id, "Could not fail the undecodable task.");
+            let task_id = result.task_id.clone();
+            let outcome = reporter.report(EncodedResult::new(&result), &worker_id, false, &metrics, deadline).await;
+            if matches!(outcome, ReportOutcome::UnknownTask | ReportOutcome::Rejected(_)) {
+                tracing::error!(task_id = %task_id, "Could not fail the undecodable task.");
             }
         });
     }

@@ -1,0 +1,392 @@
+//! The outbox: results whose first update failed wait here, outside any execution slot, and are retried with
+//! decorrelated-jitter backoff until the task's deadline on the server (after which the server has timed the task
+//! out and our update can no longer count). A result leaves the outbox when it is delivered, when the server
+//! refuses it for good (4xx), when the server shows the task already final, or at the deadline, when it is
+//! counted and logged with its task id as lost. Nothing is dropped silently.
+//!
+//! One loop ([`Outbox::run`]) owns the schedule; sends run concurrently, a bounded number at a time. At shutdown
+//! [`Outbox::flush`] waits for the outbox to empty within the grace period.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use crate::conductor::{ClientError, ConductorApi, EncodedResult};
+use crate::health::Health;
+use crate::metrics::TaskMetrics;
+
+/// Sends in flight at once.
+const MAX_CONCURRENT_SENDS: usize = 16;
+/// After this many failed attempts the outbox asks the server whether the task is already final.
+const STATUS_CHECK_AFTER: u32 = 3;
+
+/// A result waiting for delivery.
+struct Pending {
+    result: EncodedResult,
+    metrics: TaskMetrics,
+    deadline: Instant,
+    attempts: u32,
+    backoff: Backoff,
+    last_error: String,
+}
+
+/// Heap entry: earliest `due` first, then arrival order.
+struct Due {
+    due: Instant,
+    seq: u64,
+    pending: Pending,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+struct Inner<C> {
+    api: Arc<C>,
+    health: Arc<Health>,
+    schedule: Mutex<BinaryHeap<Reverse<Due>>>,
+    /// Entries in the schedule plus sends in flight.
+    pending: AtomicUsize,
+    seq: AtomicU64,
+    /// Wakes the run loop: the schedule changed (one waiter; a permit is kept if it is busy).
+    changed: Notify,
+    /// Wakes flushes: the outbox became empty.
+    emptied: Notify,
+    sends: Arc<Semaphore>,
+}
+
+/// Handle to the outbox; cheap to clone.
+pub struct Outbox<C> {
+    inner: Arc<Inner<C>>,
+}
+
+impl<C> Clone for Outbox<C> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+impl<C> std::fmt::Debug for Outbox<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").field("pending", &self.inner.pending.load(Ordering::Relaxed)).finish()
+    }
+}
+
+/// How the outbox finished with a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Delivered,
+    Refused(&'static str),
+    AlreadyFinal,
+    Lost,
+}
+
+impl<C: ConductorApi> Outbox<C> {
+    /// An empty outbox sending through `api`.
+    pub fn new(api: Arc<C>, health: Arc<Health>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                api,
+                health,
+                schedule: Mutex::new(BinaryHeap::new()),
+                pending: AtomicUsize::new(0),
+                seq: AtomicU64::new(0),
+                changed: Notify::new(),
+                emptied: Notify::new(),
+                sends: Arc::new(Semaphore::new(MAX_CONCURRENT_SENDS)),
+            }),
+        }
+    }
+
+    /// Results not yet delivered.
+    pub fn len(&self) -> usize {
+        self.inner.pending.load(Ordering::Relaxed)
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes a result whose first attempt failed with `error`; it is retried until `deadline`.
+    pub fn push(&self, result: EncodedResult, metrics: TaskMetrics, deadline: Instant, error: &ClientError) {
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
+        let first_wait = backoff.next(fastrand::f64());
+        tracing::warn!(task_id = %result.task_id, error = %error, retry_in_ms = first_wait.as_millis() as u64,
+            deadline_in_secs = deadline.saturating_duration_since(Instant::now()).as_secs(), "Update failed; queued in the outbox.");
+        metrics.update_failed(error.kind(), true);
+        metrics.outbox(1);
+        let pending = Pending { result, metrics, deadline, attempts: 1, backoff, last_error: error.to_string() };
+        self.inner.pending.fetch_add(1, Ordering::Relaxed);
+        self.schedule(pending, Instant::now() + first_wait);
+    }
+
+    fn schedule(&self, pending: Pending, due: Instant) {
+        let due = due.min(pending.deadline);
+        let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner).push(Reverse(Due { due, seq, pending }));
+        self.inner.changed.notify_one();
+    }
+
+    /// Sends due results until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            let next_due = {
+                let mut schedule = self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = Instant::now();
+                let mut ready = Vec::new();
+                while schedule.peek().is_some_and(|Reverse(entry)| entry.due <= now) {
+                    if let Some(Reverse(entry)) = schedule.pop() {
+                        ready.push(entry.pending);
+                    }
+                }
+                drop(schedule);
+                for pending in ready {
+                    self.spawn_send(pending);
+                }
+                self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner).peek().map(|Reverse(e)| e.due)
+            };
+            let sleep = async {
+                match next_due {
+                    Some(due) => tokio::time::sleep_until(due).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = sleep => {}
+                () = self.inner.changed.notified() => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    }
+
+    fn spawn_send(&self, pending: Pending) {
+        let outbox = self.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = outbox.inner.sends.clone().acquire_owned().await else { return };
+            outbox.attempt(pending).await;
+        });
+    }
+
+    async fn attempt(&self, mut pending: Pending) {
+        pending.attempts += 1;
+        let started = Instant::now();
+        let settled = match self.inner.api.update_task(&pending.result).await {
+            Ok(()) => {
+                self.inner.health.server_reached();
+                Some(Settled::Delivered)
+            }
+            Err(ClientError::Status { code: 404, .. }) => Some(Settled::Refused("unknown_task")),
+            Err(error) if !error.is_retryable() => {
+                tracing::error!(task_id = %pending.result.task_id, error = %error, "Server refused the result.");
+                Some(Settled::Refused("rejected"))
+            }
+            Err(error) => {
+                self.inner.health.server_failed(&error);
+                pending.last_error = error.to_string();
+                let final_attempt = Instant::now() >= pending.deadline;
+                pending.metrics.update_failed(error.kind(), !final_attempt);
+                if final_attempt {
+                    Some(Settled::Lost)
+                } else if pending.attempts.is_multiple_of(STATUS_CHECK_AFTER) && self.already_final(&pending).await {
+                    Some(Settled::AlreadyFinal)
+                } else {
+                    None
+                }
+            }
+        };
+        match settled {
+            None => {
+                let wait = pending.backoff.next(fastrand::f64());
+                self.schedule(pending, Instant::now() + wait);
+            }
+            Some(settled) => self.settle(pending, settled, started.elapsed()),
+        }
+    }
+
+    /// Whether the server shows the task final already (completed, failed, cancelled, timed out), so that no
+    /// update can change it: asked when updates keep failing, in case only updates fail.
+    async fn already_final(&self, pending: &Pending) -> bool {
+        match self.inner.api.task_status(&pending.result.task_id).await {
+            Ok(Some(status)) => !matches!(status.as_str(), "IN_PROGRESS" | "SCHEDULED"),
+            Ok(None) => false,
+            Err(_) => false,
+        }
+    }
+
+    fn settle(&self, pending: Pending, settled: Settled, elapsed: Duration) {
+        let task_id = &pending.result.task_id;
+        match settled {
+            Settled::Delivered => {
+                tracing::info!(task_id = %task_id, attempts = pending.attempts, "Result delivered from the outbox.");
+            }
+            Settled::Refused(reason) => pending.metrics.result_dropped(reason),
+            Settled::AlreadyFinal => {
+                tracing::warn!(task_id = %task_id, "The server shows the task final already; result not delivered.");
+                pending.metrics.result_superseded();
+            }
+            Settled::Lost => {
+                tracing::error!(task_id = %task_id, workflow_id = %pending.result.workflow_instance_id, attempts = pending.attempts,
+                    error = %pending.last_error, "Result LOST: updates failed until the task's deadline on the server.");
+                pending.metrics.result_dropped("lost");
+            }
+        }
+        pending.metrics.update_finished(settled == Settled::Delivered, elapsed, pending.result.json.len());
+        pending.metrics.outbox(-1);
+        if self.inner.pending.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.inner.emptied.notify_waiters();
+        }
+    }
+
+    /// Waits until the outbox is empty or `deadline` passes; true if it emptied. Whatever is left is logged.
+    pub async fn flush(&self, deadline: Instant) -> bool {
+        while !self.is_empty() {
+            if Instant::now() >= deadline {
+                let left: Vec<String> = {
+                    let schedule = self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner);
+                    schedule.iter().map(|Reverse(e)| e.pending.result.task_id.clone()).collect()
+                };
+                tracing::error!(pending = self.len(), task_ids = ?left, "Shutdown with undelivered results: they are LOST.");
+                return false;
+            }
+            // Re-check at least every 100 ms: a notification can race with the check above.
+            let _ = tokio::time::timeout(Duration::from_millis(100), self.inner.emptied.notified()).await;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conductor::{TaskResult, TaskResultStatus};
+    use crate::metrics::Metrics;
+    use crate::test_support::FakeConductor;
+    use prometheus_client::registry::Registry;
+
+    fn result(task_id: &str) -> EncodedResult {
+        EncodedResult::new(&TaskResult {
+            workflow_instance_id: "wf".into(),
+            task_id: task_id.into(),
+            worker_id: "me".into(),
+            status: TaskResultStatus::Completed,
+            reason_for_incompletion: None,
+            callback_after_seconds: 0,
+            output_data: Default::default(),
+            logs: vec![],
+        })
+    }
+
+    fn setup() -> (Arc<FakeConductor>, Outbox<FakeConductor>, TaskMetrics, Arc<Registry>, CancellationToken) {
+        let mut registry = Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry, vec![])).task_type("t");
+        let api = Arc::new(FakeConductor::default());
+        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()));
+        let stop = CancellationToken::new();
+        tokio::spawn(outbox.clone().run(stop.clone()));
+        (api, outbox, metrics, Arc::new(registry), stop)
+    }
+
+    fn sample(registry: &Registry, series: &str) -> Option<f64> {
+        crate::metrics::encode(registry).lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_until_delivered() {
+        let (api, outbox, metrics, registry, _stop) = setup();
+        api.fail_next([ClientError::Status { code: 503, body: String::new() }, ClientError::Transport("reset".into())]);
+        let error = ClientError::Transport("first".into());
+        outbox.push(result("a"), metrics, Instant::now() + Duration::from_secs(60), &error);
+        assert_eq!(outbox.len(), 1);
+        assert!(outbox.flush(Instant::now() + Duration::from_secs(30)).await);
+        assert_eq!(api.delivered.lock().unwrap().len(), 1);
+        assert_eq!(api.attempts.load(Ordering::SeqCst), 3, "two failures, then delivered");
+        assert_eq!(
+            sample(&registry, "task_update_retry_total{taskType=\"t\"}"),
+            Some(3.0),
+            "first failure + two retries"
+        );
+        assert_eq!(sample(&registry, "task_updates_pending{taskType=\"t\"}"), Some(0.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_at_the_deadline_and_counts_the_loss() {
+        let (api, outbox, metrics, registry, _stop) = setup();
+        api.always_fail.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        outbox.push(result("doomed"), metrics, started + Duration::from_secs(20), &ClientError::Transport("x".into()));
+        assert!(outbox.flush(started + Duration::from_secs(120)).await);
+        assert!(
+            started.elapsed() >= Duration::from_secs(20) && started.elapsed() < Duration::from_secs(21),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(api.attempts.load(Ordering::SeqCst) >= 4);
+        assert_eq!(sample(&registry, "task_result_dropped_total{taskType=\"t\",reason=\"lost\"}"), Some(1.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stops_when_the_server_shows_the_task_final() {
+        let (api, outbox, metrics, registry, _stop) = setup();
+        api.always_fail.store(true, Ordering::SeqCst);
+        *api.status.lock().unwrap() = Some("COMPLETED".into());
+        outbox.push(
+            result("done-elsewhere"),
+            metrics,
+            Instant::now() + Duration::from_secs(3600),
+            &ClientError::Transport("x".into()),
+        );
+        assert!(outbox.flush(Instant::now() + Duration::from_secs(600)).await);
+        assert_eq!(
+            api.attempts.load(Ordering::SeqCst),
+            STATUS_CHECK_AFTER - 1,
+            "checked after {STATUS_CHECK_AFTER} failures"
+        );
+        assert_eq!(sample(&registry, "task_update_superseded_total{taskType=\"t\"}"), Some(1.0));
+        assert_eq!(sample(&registry, "task_result_dropped_total{taskType=\"t\",reason=\"lost\"}"), Some(0.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_end_retries_and_flush_reports_leftovers() {
+        let (api, outbox, metrics, registry, _stop) = setup();
+        api.fail_next([ClientError::Status { code: 400, body: "bad".into() }]);
+        outbox.push(
+            result("refused"),
+            metrics.clone(),
+            Instant::now() + Duration::from_secs(60),
+            &ClientError::Transport("x".into()),
+        );
+        assert!(outbox.flush(Instant::now() + Duration::from_secs(10)).await);
+        assert_eq!(sample(&registry, "task_result_dropped_total{taskType=\"t\",reason=\"rejected\"}"), Some(1.0));
+
+        api.always_fail.store(true, Ordering::SeqCst);
+        outbox.push(
+            result("stuck"),
+            metrics,
+            Instant::now() + Duration::from_secs(3600),
+            &ClientError::Transport("x".into()),
+        );
+        assert!(!outbox.flush(Instant::now() + Duration::from_secs(5)).await, "not empty at the flush deadline");
+        assert_eq!(outbox.len(), 1);
+    }
+}
