@@ -11,6 +11,8 @@
 # VERSION defaults to $CONDUCTOR_SERVER_VERSION, else 3.32.3 (the newest on Maven Central). The jar (~440 MiB) is
 # cached under ${CARGO_TARGET_DIR:-target}/conductor-server/ (and in Maven's ~/.m2); it is never committed.
 # Java: the newest /usr/lib/jvm/temurin-* (conductor-server 3.22+ needs Java 21+), else $JAVA_HOME, else `java`.
+# CONDUCTOR_SERVER_DB_ARGS (space-separated --flags) replaces the SQLite database flags, e.g. with PostgreSQL ones;
+# CONDUCTOR_SERVER_HEAP sets -Xmx (default 1g).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,18 +66,35 @@ start() {
   local args=(
     "--server.port=$port"
     "--server.address=127.0.0.1"
-    "--spring.datasource.url=jdbc:sqlite:$dir/conductor.db?busy_timeout=15000&journal_mode=WAL"
-    "--conductor.db.type=sqlite" "--conductor.queue.type=sqlite"
     "--conductor.grpc-server.enabled=false" "--conductor.integrations.ai.enabled=false"
   )
-  # 3.21.x wires Elasticsearch indexing unless indexing is off; 3.22+ index into SQLite.
   case "$version" in
-    3.21.*) args+=("--conductor.indexing.enabled=false") ;;
-    *) args+=("--conductor.indexing.type=sqlite") ;;
+    # 3.22+ ship ownerEmailMandatory=false in their application.properties; 3.21.x still require an ownerEmail on
+    # every workflow and task definition (the tutorial's workflow JSON has none).
+    3.21.*) args+=("--conductor.app.ownerEmailMandatory=false") ;;
   esac
+  if [ -n "${CONDUCTOR_SERVER_DB_ARGS:-}" ]; then
+    # Another database (scripts/cluster.sh: PostgreSQL): these flags replace the SQLite ones below.
+    local db_args
+    read -r -a db_args <<<"$CONDUCTOR_SERVER_DB_ARGS"
+    args+=("${db_args[@]}")
+  else
+    args+=(
+      "--spring.datasource.url=jdbc:sqlite:$dir/conductor.db?busy_timeout=15000&journal_mode=WAL"
+      "--conductor.db.type=sqlite" "--conductor.queue.type=sqlite"
+    )
+    case "$version" in
+      # 3.21.x wires Elasticsearch indexing unless indexing is off; 3.22+ index into SQLite. 3.21.x's SQLite DAOs
+      # retry only PostgreSQL deadlocks, never SQLITE_BUSY (3.22+ retry it 10 times), so concurrent writers fail
+      # with "database is locked"; one pooled connection serializes them (what its application.properties
+      # suggests for SQLite).
+      3.21.*) args+=("--conductor.indexing.enabled=false" "--spring.datasource.hikari.maximum-pool-size=1") ;;
+      *) args+=("--conductor.indexing.type=sqlite") ;;
+    esac
+  fi
   log "starting conductor-server $version on 127.0.0.1:$port (data and log in $dir)"
   # Every fd of the background process goes to the log: a caller's $(...) must not wait on an inherited pipe.
-  (cd "$dir" && exec "$java" -Xmx1g -jar "$jar" "${args[@]}") </dev/null >"$dir/server.log" 2>&1 &
+  (cd "$dir" && exec "$java" "-Xmx${CONDUCTOR_SERVER_HEAP:-1g}" -jar "$jar" "${args[@]}") </dev/null >"$dir/server.log" 2>&1 &
   echo $! >"$dir/server.pid"
   echo "$port" >"$dir/server.port"
   local deadline=$((SECONDS + 180))

@@ -21,7 +21,8 @@ use crate::conductor::client::HttpConductor;
 use crate::config::Config;
 use crate::health::Health;
 use crate::http_poll::host_limits::HostLimits;
-use crate::http_poll::request::HttpInvoker;
+use crate::http_poll::policy::{PolicyResolver, redirect_policy};
+use crate::http_poll::request::{HttpInvoker, InvokerOptions};
 use crate::http_poll::spec::SpecDefaults;
 use crate::http_poll::{Executor, ExecutorSettings};
 use crate::metrics::Metrics;
@@ -155,6 +156,43 @@ async fn serve(listener: TcpListener, router: axum::Router, stop: CancellationTo
     }
 }
 
+/// The invoker for target requests: its client resolves names through the host policy, checks every redirect,
+/// verifies TLS (with the extra CA bundle, if configured) and shares one pool; per-host limits apply.
+pub fn build_invoker(config: &Config) -> anyhow::Result<HttpInvoker> {
+    let policy = Arc::new(config.security.policy.clone());
+    let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(config.limits.max_requests_per_host)
+        .tcp_nodelay(true)
+        .user_agent(concat!("conductor-http-worker/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
+        .redirect(redirect_policy(policy.clone()));
+    if let Some(path) = &config.http.extra_ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("reading http.extra_ca_file {path}"))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("http.extra_ca_file {path} is not a PEM certificate bundle"))?;
+        anyhow::ensure!(!certificates.is_empty(), "http.extra_ca_file {path} holds no certificate");
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    let client = builder.build().context("building the target HTTP client")?;
+    let hosts = Arc::new(HostLimits::new(config.limits.max_requests_per_host, config.limits.hosts.clone()));
+    let idempotency_key_header = config
+        .http
+        .idempotency_key_header
+        .as_deref()
+        .map(|name| reqwest::header::HeaderName::from_bytes(name.as_bytes()))
+        .transpose()
+        .context("http.idempotency_key_header")?;
+    let options = InvokerOptions {
+        max_body_bytes: config.http.max_response_body_bytes,
+        sensitive_headers: config.http.sensitive_headers.clone(),
+        idempotency_key_header,
+        policy,
+    };
+    Ok(HttpInvoker::new(client, hosts, options))
+}
+
 /// The pooled client for the Conductor API.
 fn conductor_client(config: &Config) -> anyhow::Result<reqwest::Client> {
     let max_idle = config.task_types.iter().map(|t| t.concurrency).sum::<usize>().clamp(4, 256);
@@ -169,19 +207,7 @@ fn conductor_client(config: &Config) -> anyhow::Result<reqwest::Client> {
 
 /// The executor with its target-request client, per-host limits and condition evaluator.
 pub fn build_executor(config: &Config) -> anyhow::Result<Executor> {
-    let target_client = reqwest::Client::builder()
-        .pool_max_idle_per_host(config.limits.max_requests_per_host)
-        .tcp_nodelay(true)
-        .user_agent(concat!("conductor-http-worker/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .context("building the target HTTP client")?;
-    let hosts = Arc::new(HostLimits::new(config.limits.max_requests_per_host, config.limits.hosts.clone()));
-    let invoker = HttpInvoker::new(
-        target_client,
-        hosts,
-        config.http.max_response_body_bytes,
-        config.http.sensitive_headers.clone(),
-    );
+    let invoker = build_invoker(config)?;
     let limits = Limits {
         loop_iterations: config.conditions.max_loop_iterations,
         recursion: config.conditions.max_recursion,
@@ -198,6 +224,7 @@ pub fn build_executor(config: &Config) -> anyhow::Result<Executor> {
         max_poll_delay: config.polling.max_delay,
         min_poll_interval: config.polling.min_interval,
         jitter_ratio: config.polling.jitter_ratio,
+        max_output_bytes: config.updates.max_output_bytes,
     };
     Ok(Executor::new(invoker, evaluator, settings))
 }

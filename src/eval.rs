@@ -8,7 +8,6 @@
 use std::io::Write;
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -17,8 +16,7 @@ use crate::cli::EvalArgs;
 use crate::condition::{ConditionEvaluator, Limits, Verdict};
 use crate::config::Config;
 use crate::http_poll::executor::dollar;
-use crate::http_poll::host_limits::HostLimits;
-use crate::http_poll::request::{HttpInvoker, HttpResponse};
+use crate::http_poll::request::HttpResponse;
 use crate::http_poll::spec::{self, SpecDefaults};
 use crate::http_poll::status::{StatusFilter, is_transient};
 use crate::http_poll::termination::{Decision, Observation, decide_poll};
@@ -65,11 +63,8 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
             }
         }
         let spec = spec::parse(&input, &defaults).map_err(|e| e.to_string())?;
-        let client = reqwest::Client::new();
-        let hosts = Arc::new(HostLimits::new(1, Default::default()));
-        let sensitive = config.http.sensitive_headers.clone();
-        let invoker = HttpInvoker::new(client, hosts, config.http.max_response_body_bytes, sensitive);
-        let response = invoker.send(&spec.request).await.map_err(|e| format!("the request failed: {e}"))?;
+        let invoker = crate::app::build_invoker(config).map_err(|e| format!("{e:#}"))?;
+        let response = invoker.send(&spec.request, "eval").await.map_err(|e| format!("the request failed: {e}"))?;
         (response, spec.request.accepted)
     } else if let Some(path) = &args.response {
         (response_from_json(&read_json(path)?)?, accepted_from(request)?)

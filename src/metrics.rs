@@ -36,8 +36,17 @@ type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 /// `exception` values of poll and update errors (`ClientError::kind`).
 const CLIENT_ERROR_KINDS: [&str; 5] = ["Transport", "Status5xx", "Status4xx", "Decode", "Auth"];
 /// `exception` values of execution errors (`FailureKind::name`).
-const FAILURE_KINDS: [&str; 7] =
-    ["InvalidInput", "ConditionError", "ConditionFailed", "HttpStatus", "NoResponse", "MaxPollCount", "Internal"];
+const FAILURE_KINDS: [&str; 9] = [
+    "InvalidInput",
+    "ConditionError",
+    "ConditionFailed",
+    "HttpStatus",
+    "NoResponse",
+    "MaxPollCount",
+    "ResponseTooLarge",
+    "TargetBlocked",
+    "Internal",
+];
 
 #[allow(non_snake_case)] // label keys are camelCase, as in the SDKs
 mod labels {

@@ -81,6 +81,8 @@ pub struct Config {
     pub updates: UpdatesConfig,
     /// How long in-flight requests may run on after SIGTERM.
     pub shutdown_grace: Duration,
+    /// Which targets task requests may reach.
+    pub security: SecurityConfig,
     /// One entry per task type served.
     pub task_types: Vec<TaskTypeConfig>,
 }
@@ -152,6 +154,17 @@ pub struct HttpConfig {
     pub max_response_body_bytes: usize,
     /// Header names (lower case) whose values are never logged nor stored in task output.
     pub sensitive_headers: Vec<String>,
+    /// PEM bundle of extra trusted CA certificates (verification itself is always on).
+    pub extra_ca_file: Option<String>,
+    /// Header carrying the task id on non-GET requests so targets can drop duplicates; `None` = off.
+    pub idempotency_key_header: Option<String>,
+}
+
+/// Which targets task requests may reach (see `http_poll::policy`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityConfig {
+    /// The outbound host policy, validated.
+    pub policy: crate::http_poll::policy::TargetPolicy,
 }
 
 /// Limits on waits between polls.
@@ -184,6 +197,8 @@ pub struct UpdatesConfig {
     /// How long a failing update is retried when the task has no deadline on the server (a task with a response
     /// or total timeout is retried until that deadline), before the result is given up and logged as lost.
     pub retry_window: Duration,
+    /// Largest task output sent; a larger response body is truncated with a marker.
+    pub max_output_bytes: usize,
 }
 
 /// One task type served.

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::SecurityConfig;
 use super::layers::{ConfigValue, EnvLayer, ListenAddr, Source, TomlLayer, normalize};
 use super::{
     AdminConfig, CliOverrides, ConditionsConfig, Config, ConfigError, DEFAULT_TASK_TYPE, HttpConfig, LimitsConfig,
     LoadInputs, Loaded, LogFormat, PollingConfig, ServerConfig, Setting, TaskTypeConfig, UpdatesConfig,
     conditions_default,
 };
+use crate::http_poll::policy::{Cidr, HostPattern, TargetPolicy};
 
 /// Per-task-type settings: file key and environment property names (first is canonical, others are SDK aliases).
 pub const KNOWN_TASK_PROPS: [(&str, &[&str]); 7] = [
@@ -120,6 +122,13 @@ impl Resolver {
         let conditions = self.conditions();
         let retry_window_secs = self.global(&["updates", "retry_window_secs"], 3600u64, &[], None);
         self.check("updates.retry_window_secs", retry_window_secs <= 7 * 86_400, "must be at most 604800 (a week)");
+        let max_output = self.global(&["updates", "max_output_bytes"], 2 * 1024 * 1024usize, &[], None);
+        self.check(
+            "updates.max_output_bytes",
+            (4096..=10 * 1024 * 1024).contains(&max_output),
+            "must be from 4096 to 10485760 (conductor-oss refuses outputs above 10 MiB and moves those above 3 MiB to external storage)",
+        );
+        let security = self.security();
         let grace_secs = self.global(&["shutdown", "grace_secs"], 30u64, &[], None);
         self.check("shutdown.grace_secs", grace_secs <= 3600, "must be at most 3600");
         let task_types = self.task_types(cli, default_worker_id, &limits);
@@ -140,8 +149,12 @@ impl Resolver {
             http,
             polling,
             conditions,
-            updates: UpdatesConfig { retry_window: Duration::from_secs(retry_window_secs) },
+            updates: UpdatesConfig {
+                retry_window: Duration::from_secs(retry_window_secs),
+                max_output_bytes: max_output,
+            },
             shutdown_grace: Duration::from_secs(grace_secs),
+            security,
             task_types,
         }
     }
@@ -187,12 +200,49 @@ impl Resolver {
             "must be from 1 to 67108864",
         );
         let sensitive = self.global(&["http", "sensitive_headers"], default_sensitive_headers(), &[], None);
+        let ca_file = self.global(&["http", "extra_ca_file"], String::new(), &[], None);
+        let idempotency = self.global(&["http", "idempotency_key_header"], "Idempotency-Key".to_owned(), &[], None);
+        let valid_header =
+            idempotency.is_empty() || reqwest::header::HeaderName::from_bytes(idempotency.as_bytes()).is_ok();
+        self.check("http.idempotency_key_header", valid_header, "must be a header name, or empty to turn it off");
         HttpConfig {
             connect_timeout: Duration::from_millis(connect_ms),
             read_timeout: Duration::from_millis(read_ms),
             max_response_body_bytes: max_body,
             sensitive_headers: sensitive.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
+            extra_ca_file: Some(ca_file.trim().to_owned()).filter(|f| !f.is_empty()),
+            idempotency_key_header: Some(idempotency.trim().to_owned()).filter(|h| !h.is_empty()),
         }
+    }
+
+    fn security(&mut self) -> SecurityConfig {
+        let mut policy = TargetPolicy::default();
+        let lists = [("allow_hosts", true), ("deny_hosts", true), ("allow_cidrs", false), ("deny_cidrs", false)];
+        for (key, hosts) in lists {
+            let entries = self.global(&["security", key], Vec::<String>::new(), &[], None);
+            for entry in entries {
+                let parsed = if hosts {
+                    HostPattern::parse(&entry).map(|p| {
+                        if key == "allow_hosts" { policy.allow_hosts.push(p) } else { policy.deny_hosts.push(p) }
+                    })
+                } else {
+                    Cidr::parse(&entry).map(|c| {
+                        if key == "allow_cidrs" { policy.allow_cidrs.push(c) } else { policy.deny_cidrs.push(c) }
+                    })
+                };
+                if let Err(problem) = parsed {
+                    self.problems.push(format!("security.{key}: {problem}"));
+                }
+            }
+        }
+        let deny_metadata = self.global(&["security", "deny_link_local_and_metadata"], true, &[], None);
+        if deny_metadata {
+            policy.deny_cidrs.extend(TargetPolicy::default_deny_metadata().deny_cidrs);
+        } else {
+            self.warnings
+                .push("security.deny_link_local_and_metadata = false: tasks can reach cloud metadata endpoints".into());
+        }
+        SecurityConfig { policy }
     }
 
     fn polling(&mut self) -> PollingConfig {

@@ -37,7 +37,6 @@ fn defaults_serve_http_poll_against_localhost() {
 
 /// Each row: what sets `task_types.HTTP_POLL.concurrency`, and the value and source that must win.
 #[test]
-#[allow(clippy::type_complexity)] // table rows
 fn task_type_precedence() {
     let file = "[defaults]\nconcurrency = 5\n[task_types.HTTP_POLL]\nconcurrency = 6\n";
     let file_defaults_only = "[defaults]\nconcurrency = 5\n[task_types.HTTP_POLL]\n";

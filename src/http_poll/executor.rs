@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::host_limits::HostLimits;
-use super::outcome::{ExecLog, Outcome, OutcomeKind};
+use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
@@ -34,6 +34,8 @@ pub struct ExecutorSettings {
     pub min_poll_interval: Duration,
     /// Random spread of each wait, ±ratio (0 = none).
     pub jitter_ratio: f64,
+    /// Largest task output reported (larger response bodies are truncated with a marker).
+    pub max_output_bytes: usize,
 }
 
 impl Default for ExecutorSettings {
@@ -43,6 +45,7 @@ impl Default for ExecutorSettings {
             max_poll_delay: Duration::from_secs(86_400),
             min_poll_interval: Duration::ZERO,
             jitter_ratio: 0.0,
+            max_output_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -58,6 +61,8 @@ pub struct Delivery {
     pub stop_holding: CancellationToken,
     /// The task type's metric handles.
     pub metrics: TaskMetrics,
+    /// The task's id (the idempotency key of its requests).
+    pub task_id: String,
 }
 
 /// Executes tasks; cheap to share.
@@ -80,21 +85,29 @@ impl Executor {
         Self { invoker, conditions, settings }
     }
 
-    /// Runs the task until it completes, fails or parks.
+    /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`.
     pub async fn execute(&self, task: &Task, delivery: &Delivery) -> Outcome {
         let logs = ExecLog::default();
         let spec = match spec::parse(&task.input_data, &self.settings.spec_defaults) {
             Ok(spec) => spec,
             Err(error) => return Outcome::failed(FailureKind::InvalidInput, true, error.to_string(), logs),
         };
-        match &spec.polling {
+        let mut outcome = match &spec.polling {
             None => self.single_call(&spec.request, delivery, logs).await,
             Some(polling) => self.poll(task, &spec.request, polling, delivery, logs).await,
+        };
+        if let Err(size) = fit_output(&mut outcome.output, self.settings.max_output_bytes) {
+            let max = self.settings.max_output_bytes;
+            let reason = format!(
+                "the task output is {size} bytes even with the response body cut; the limit is {max} (updates.max_output_bytes)"
+            );
+            return Outcome::failed(FailureKind::ResponseTooLarge, true, reason, outcome.logs);
         }
+        outcome
     }
 
     async fn single_call(&self, request: &RequestSpec, delivery: &Delivery, mut logs: ExecLog) -> Outcome {
-        let exchange = self.send(request, delivery).await;
+        let exchange = self.send(request, delivery, &delivery.task_id).await;
         logs.push(describe_exchange(request, &exchange, "call"));
         let output = response_output(exchange.response.as_ref().map(HttpResponse::to_json), None);
         let kind = match decide_single(&exchange.observation) {
@@ -155,7 +168,9 @@ impl Executor {
                 }
             }
 
-            let mut exchange = self.send(request, delivery).await;
+            // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
+            let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
+            let mut exchange = self.send(request, delivery, &key).await;
             state.polls_made += 1;
             if state.first_poll_at_ms == 0 {
                 state.first_poll_at_ms = epoch_ms();
@@ -222,10 +237,10 @@ impl Executor {
         result
     }
 
-    async fn send(&self, request: &RequestSpec, delivery: &Delivery) -> Exchange {
+    async fn send(&self, request: &RequestSpec, delivery: &Delivery, idempotency_key: &str) -> Exchange {
         let target = describe_target(&request.method, &request.url);
         let started = Instant::now();
-        let result = self.invoker.send(request).await;
+        let result = self.invoker.send(request, idempotency_key).await;
         let status_class = match &result {
             Ok(response) => status_class(response.status),
             Err(InvokeError::Timeout(_)) => "timeout",
@@ -240,6 +255,18 @@ impl Executor {
                 let description = format!("{target} answered {} {}", response.status, response.reason);
                 let transient = is_transient(response.status);
                 Exchange { observation: Observation::Rejected { transient, description }, response: Some(response) }
+            }
+            Err(error @ InvokeError::Blocked(_)) => {
+                let description = format!("{target}: {error}");
+                let observation =
+                    Observation::Unusable { kind: FailureKind::TargetBlocked, terminal: true, description };
+                Exchange { observation, response: None }
+            }
+            Err(error @ InvokeError::BodyTooLarge(_)) => {
+                let description = format!("{target}: {error}");
+                let observation =
+                    Observation::Unusable { kind: FailureKind::ResponseTooLarge, terminal: false, description };
+                Exchange { observation, response: None }
             }
             Err(error) => {
                 Exchange { observation: Observation::NoResponse(format!("{target} failed: {error}")), response: None }

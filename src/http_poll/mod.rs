@@ -25,6 +25,7 @@
 pub mod executor;
 pub mod host_limits;
 pub mod outcome;
+pub mod policy;
 pub mod request;
 pub mod spec;
 pub mod state;

@@ -82,6 +82,60 @@ impl Outcome {
     }
 }
 
+/// Keeps an output under `max_bytes` of JSON: a response body that does not fit is cut and marked
+/// (`response.bodyTruncated: true`, `response.bodyBytes`: its full size as JSON text), then, if still needed, the
+/// response headers are dropped (`response.headersDropped: true`). `Err` with the size when even that is too big.
+/// The condition always saw the whole body; only what is stored on the server is cut.
+pub fn fit_output(output: &mut Map<String, Value>, max_bytes: usize) -> Result<(), usize> {
+    let size = json_len(output);
+    if size <= max_bytes {
+        return Ok(());
+    }
+    if let Some(Value::Object(response)) = output.get_mut("response")
+        && let Some(body) = response.remove("body")
+    {
+        let text = match body {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        let full = text.len();
+        let mut keep = full.saturating_sub(size - max_bytes + 128);
+        response.insert("bodyTruncated".into(), Value::Bool(true));
+        response.insert("bodyBytes".into(), full.into());
+        // Escaping can make the kept text longer as JSON than as text: shrink until it fits.
+        for _ in 0..8 {
+            response.insert("body".into(), Value::String(text[..floor_char_boundary(&text, keep)].to_owned()));
+            let now = json_len(response);
+            let rest = size.saturating_sub(full);
+            if rest + now <= max_bytes || keep == 0 {
+                break;
+            }
+            keep = keep.saturating_sub((rest + now - max_bytes).max(keep / 4));
+        }
+    }
+    if json_len(output) > max_bytes
+        && let Some(Value::Object(response)) = output.get_mut("response")
+        && response.remove("headers").is_some()
+    {
+        response.insert("headersDropped".into(), Value::Bool(true));
+    }
+    let fitted = json_len(output);
+    if fitted <= max_bytes { Ok(()) } else { Err(fitted) }
+}
+
+fn json_len(output: &Map<String, Value>) -> usize {
+    serde_json::to_vec(output).map_or(usize::MAX, |v| v.len())
+}
+
+/// The largest index ≤ `at` that is a char boundary of `text`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 /// A bounded execution log: the last [`MAX_LOG_LINES`] lines, plus how many were dropped before them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecLog {
@@ -157,6 +211,39 @@ mod tests {
             assert_eq!((result.logs[0].log.as_str(), result.logs[0].task_id.as_str()), ("line", "t"));
             assert!(result.logs[0].created_time > 1_700_000_000_000, "stamped when pushed");
         }
+    }
+
+    #[test]
+    fn oversized_outputs_are_truncated_with_a_marker() {
+        let body = "é".repeat(300_000) + "\"quoted\"";
+        let mut output = Map::new();
+        output.insert("response".into(), json!({"statusCode": 200, "headers": {"A": ["b"]}, "body": {"text": body}}));
+        output.insert("pollCount".into(), json!(3));
+        assert!(json_len(&output) > 600_000);
+        fit_output(&mut output, 100_000).unwrap();
+        assert!(json_len(&output) <= 100_000, "{}", json_len(&output));
+        assert_eq!(output["response"]["bodyTruncated"], true);
+        assert!(output["response"]["bodyBytes"].as_u64().unwrap() > 600_000);
+        assert_eq!(output["response"]["statusCode"], 200);
+        assert_eq!(output["response"]["headers"]["A"], json!(["b"]));
+        assert_eq!(output["pollCount"], 3);
+        assert!(output["response"]["body"].as_str().unwrap().starts_with("{\"text\":\"éé"));
+
+        let mut small = Map::new();
+        small.insert("response".into(), json!({"statusCode": 200, "body": {"ok": true}}));
+        let before = small.clone();
+        fit_output(&mut small, 100_000).unwrap();
+        assert_eq!(small, before, "small outputs are untouched");
+
+        let mut headers_only = Map::new();
+        let many: Map<String, Value> = (0..5000).map(|i| (format!("H-{i}"), json!(["value"]))).collect();
+        headers_only.insert("response".into(), json!({"statusCode": 200, "headers": many, "body": null}));
+        fit_output(&mut headers_only, 10_000).unwrap();
+        assert_eq!(headers_only["response"]["headersDropped"], true);
+
+        let mut hopeless = Map::new();
+        hopeless.insert("state".into(), json!("x".repeat(50_000)));
+        assert!(fit_output(&mut hopeless, 10_000).is_err());
     }
 
     #[test]

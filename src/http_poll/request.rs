@@ -10,13 +10,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Client;
-use reqwest::header::{CONTENT_LENGTH, HeaderMap};
+use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use url::Url;
 
 use super::host_limits::HostLimits;
+use super::policy::{TargetPolicy, find_blocked};
 use super::spec::RequestSpec;
 
 /// A response as the task output and the condition's `$.output.response` see it.
@@ -48,8 +49,11 @@ pub enum InvokeError {
     #[error("no complete response within {0:?}")]
     Timeout(Duration),
     /// The body was larger than the cap.
-    #[error("response body larger than {0} bytes")]
+    #[error("response body larger than {0} bytes (http.max_response_body_bytes)")]
     BodyTooLarge(usize),
+    /// The outbound host policy refused the target (or a redirect to it).
+    #[error("{0}")]
+    Blocked(#[from] super::policy::Blocked),
     /// Connect, TLS, redirect or I/O failure.
     #[error("{0}")]
     Transport(String),
@@ -58,7 +62,20 @@ pub enum InvokeError {
 /// What replaces a sensitive header's value in stored output.
 pub const REDACTED: &str = "<redacted>";
 
-/// Sends task requests: one shared pooled client, per-host limits and a body cap.
+/// How an [`HttpInvoker`] treats requests and responses.
+#[derive(Debug, Clone)]
+pub struct InvokerOptions {
+    /// Larger response bodies fail the request.
+    pub max_body_bytes: usize,
+    /// Lower-case header names whose values are secret.
+    pub sensitive_headers: Vec<String>,
+    /// Header that carries an idempotency key on non-GET requests (unless the task sets it), `None` = off.
+    pub idempotency_key_header: Option<HeaderName>,
+    /// Targets requests may reach; the client must also use the policy's resolver and redirect policy.
+    pub policy: Arc<TargetPolicy>,
+}
+
+/// Sends task requests: one shared pooled client, per-host limits, the host policy and a body cap.
 #[derive(Debug, Clone)]
 pub struct HttpInvoker {
     client: Client,
@@ -66,26 +83,50 @@ pub struct HttpInvoker {
     max_body_bytes: usize,
     /// Lower-case header names whose values are secret.
     sensitive: Arc<[String]>,
+    idempotency_key_header: Option<HeaderName>,
+    policy: Arc<TargetPolicy>,
 }
 
 impl HttpInvoker {
-    /// An invoker over a shared client; `sensitive` lists lower-case header names whose values are secret.
-    pub fn new(client: Client, hosts: Arc<HostLimits>, max_body_bytes: usize, sensitive: Vec<String>) -> Self {
-        Self { client, hosts, max_body_bytes, sensitive: sensitive.into() }
+    /// An invoker over a shared client (built with [`super::policy::PolicyResolver`] and
+    /// [`super::policy::redirect_policy`] for the same policy).
+    pub fn new(client: Client, hosts: Arc<HostLimits>, options: InvokerOptions) -> Self {
+        Self {
+            client,
+            hosts,
+            max_body_bytes: options.max_body_bytes,
+            sensitive: options.sensitive_headers.into(),
+            idempotency_key_header: options.idempotency_key_header,
+            policy: options.policy,
+        }
     }
 
-    /// Sends the request and reads the whole response.
-    pub async fn send(&self, spec: &RequestSpec) -> Result<HttpResponse, InvokeError> {
+    /// Sends the request and reads the whole response. `idempotency_key` is sent (in the configured header) with
+    /// methods other than GET, HEAD, OPTIONS and TRACE.
+    pub async fn send(&self, spec: &RequestSpec, idempotency_key: &str) -> Result<HttpResponse, InvokeError> {
+        self.policy.check_url(&spec.url)?;
         let _permit = self.hosts.acquire(&spec.url).await;
         let started = Instant::now();
-        match tokio::time::timeout(spec.timeout, self.exchange(spec, started)).await {
+        match tokio::time::timeout(spec.timeout, self.exchange(spec, idempotency_key, started)).await {
             Ok(result) => result,
             Err(_) => Err(InvokeError::Timeout(spec.timeout)),
         }
     }
 
-    async fn exchange(&self, spec: &RequestSpec, started: Instant) -> Result<HttpResponse, InvokeError> {
+    async fn exchange(
+        &self,
+        spec: &RequestSpec,
+        idempotency_key: &str,
+        started: Instant,
+    ) -> Result<HttpResponse, InvokeError> {
         let mut headers = spec.headers.clone();
+        let safe_method = matches!(spec.method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
+        if let (Some(name), false) = (&self.idempotency_key_header, safe_method)
+            && !headers.contains_key(name)
+            && let Ok(value) = HeaderValue::from_str(idempotency_key)
+        {
+            headers.insert(name.clone(), value);
+        }
         for (name, value) in &mut headers {
             if self.sensitive.iter().any(|s| s == name.as_str()) {
                 value.set_sensitive(true);
@@ -162,9 +203,13 @@ fn title_case(name: &str) -> String {
         .join("-")
 }
 
-/// reqwest's message with its causes (it says only "error sending request" otherwise), without the URL.
+/// reqwest's message with its causes (it says only "error sending request" otherwise), without the URL; a refusal
+/// by the host policy (at resolution or on a redirect) becomes [`InvokeError::Blocked`].
 fn transport(error: reqwest::Error) -> InvokeError {
     let error = error.without_url();
+    if let Some(blocked) = find_blocked(&error) {
+        return InvokeError::Blocked(blocked);
+    }
     let mut message = error.to_string();
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {

@@ -25,8 +25,18 @@ pub enum Observation {
         /// Describes the response, e.g. `GET http://h/x answered 404 Not Found`.
         description: String,
     },
-    /// No response (connect error, timeout, reset, oversized body).
+    /// No response (connect error, timeout, reset).
     NoResponse(String),
+    /// A response that cannot be used, or a target that may not be called: fails the task however often it is
+    /// tried (oversized body: FAILED; blocked by the host policy: FAILED_WITH_TERMINAL_ERROR).
+    Unusable {
+        /// Why, as a closed set.
+        kind: FailureKind,
+        /// Never retried.
+        terminal: bool,
+        /// Describes it.
+        description: String,
+    },
 }
 
 /// Why a task failed, as a closed set (the `exception` label of `task_execute_error_total`).
@@ -44,6 +54,10 @@ pub enum FailureKind {
     NoResponse,
     /// `maxPollCount` polls were made without the condition holding.
     MaxPollCount,
+    /// The response body was larger than `http.max_response_body_bytes`.
+    ResponseTooLarge,
+    /// The outbound host policy refused the target.
+    TargetBlocked,
     /// The worker itself failed (evaluator unavailable, a panic).
     Internal,
 }
@@ -58,6 +72,8 @@ impl FailureKind {
             FailureKind::HttpStatus => "HttpStatus",
             FailureKind::NoResponse => "NoResponse",
             FailureKind::MaxPollCount => "MaxPollCount",
+            FailureKind::ResponseTooLarge => "ResponseTooLarge",
+            FailureKind::TargetBlocked => "TargetBlocked",
             FailureKind::Internal => "Internal",
         }
     }
@@ -97,6 +113,9 @@ pub fn decide_single(observation: &Observation) -> Decision {
         Observation::Accepted(_) => Decision::Complete,
         Observation::Rejected { description, .. } => Decision::retryable(FailureKind::HttpStatus, description.clone()),
         Observation::NoResponse(error) => Decision::retryable(FailureKind::NoResponse, error.clone()),
+        Observation::Unusable { kind, terminal, description } => {
+            Decision::Fail { terminal: *terminal, reason: description.clone(), kind: *kind }
+        }
     }
 }
 
@@ -130,6 +149,9 @@ pub fn decide_poll(observation: &Observation, polls_made: u32, max_poll_count: N
             Decision::retryable(FailureKind::HttpStatus, format!("poll {polls_made}: {description}"))
         }
         Observation::NoResponse(error) => poll_again_or_give_up(error),
+        Observation::Unusable { kind, terminal, description } => {
+            Decision::Fail { terminal: *terminal, reason: format!("poll {polls_made}: {description}"), kind: *kind }
+        }
     }
 }
 
@@ -158,7 +180,6 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::type_complexity)] // table rows
     fn poll_outcomes() {
         let syntax = Observation::Accepted(Some(Err(ConditionError::Syntax("x".into()))));
         let timeout = Observation::Accepted(Some(Err(ConditionError::Timeout(std::time::Duration::from_millis(100)))));

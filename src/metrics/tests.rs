@@ -106,8 +106,18 @@ fn closed_label_sets_exist_at_zero_before_anything_happens() {
 #[test]
 fn failure_kinds_match_the_pre_created_exception_values() {
     use crate::http_poll::termination::FailureKind::*;
-    let names: Vec<_> = [InvalidInput, ConditionError, ConditionFailed, HttpStatus, NoResponse, MaxPollCount, Internal]
-        .map(|k| k.name())
-        .into();
+    let names: Vec<_> = [
+        InvalidInput,
+        ConditionError,
+        ConditionFailed,
+        HttpStatus,
+        NoResponse,
+        MaxPollCount,
+        ResponseTooLarge,
+        TargetBlocked,
+        Internal,
+    ]
+    .map(|k| k.name())
+    .into();
     assert_eq!(names, FAILURE_KINDS);
 }

@@ -193,6 +193,7 @@ impl<C: ConductorApi> Worker<C> {
             park_threshold: self.config.park_threshold,
             stop_holding: self.deps.shutdown.stop_holding.clone(),
             metrics: self.metrics.clone(),
+            task_id: task.task_id.clone(),
         };
         let (executor, owned) = (self.deps.executor.clone(), task.clone());
         // A separate task, so that a panic is caught and reported instead of losing the task.

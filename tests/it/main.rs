@@ -10,6 +10,7 @@ mod operations;
 mod orkes;
 mod park;
 mod secrets;
+mod security;
 mod shutdown;
 mod strategies;
 mod support;

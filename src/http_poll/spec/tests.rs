@@ -72,7 +72,6 @@ fn numbers_and_booleans_may_be_strings() {
 }
 
 #[test]
-#[allow(clippy::type_complexity)] // table rows
 fn body_encoding_follows_the_content_type() {
     let cases: [(Value, &str, Result<&[u8], &str>); 6] = [
         (json!("raw text"), "text/plain", Ok(b"raw text")),
