@@ -7,6 +7,7 @@ use std::sync::Arc;
 use boa_engine::{Context, JsError, JsValue, Script, Source, js_string};
 use serde_json::Value;
 
+use super::pool::{Pool, Slot};
 use super::verdict::{ScriptValue, verdict};
 use super::{ConditionError, Job, Limits, Verdict};
 
@@ -19,8 +20,8 @@ const EVALUATIONS_PER_CONTEXT: u64 = 100_000;
 /// Longest string result quoted in an error message.
 const MAX_QUOTED_CHARS: usize = 60;
 
-/// The thread body: serve jobs until every sender is gone.
-pub(super) fn run_thread(jobs: async_channel::Receiver<Job>, limits: Limits) {
+/// The thread body: serve jobs until every sender is gone or the watchdog abandons this thread.
+pub(super) fn run_thread(pool: &Pool, slot: &Slot) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -28,8 +29,10 @@ pub(super) fn run_thread(jobs: async_channel::Receiver<Job>, limits: Limits) {
             return;
         }
     };
+    let limits = pool.limits();
     let mut engine = Engine::new(limits);
-    while let Ok(job) = jobs.recv_blocking() {
+    while let Ok(job) = pool.jobs().recv_blocking() {
+        slot.start_job(pool.now_ms());
         match job {
             Job::Compile { source, reply } => {
                 let _ = reply.send(engine.script(&source).map(drop));
@@ -37,6 +40,10 @@ pub(super) fn run_thread(jobs: async_channel::Receiver<Job>, limits: Limits) {
             Job::Evaluate { source, dollar, reply } => {
                 let _ = reply.send(engine.evaluate(&runtime, &source, &dollar));
             }
+        }
+                slot.end_job();
+        if slot.abandoned() {
+            break;
         }
         if engine.needs_replacing() {
             // Drop explicitly before building the next one: a Context must never outlive its thread's TLS.

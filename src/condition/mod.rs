@@ -8,13 +8,16 @@
 //!
 //! Limits: loop iterations, recursion depth and a wall-clock cap per evaluation (boa's budgeted async evaluation
 //! under a timeout, on a current-thread runtime owned by the evaluator thread). After a timeout or a runtime-limit
-//! error the thread replaces its `Context`, because cancelled evaluations leak VM frames in boa 0.22. The caller
-//! also waits only a bounded time for a reply, so a script stuck in a native built-in cannot stall a task forever.
+//! error the thread replaces its `Context`, because cancelled evaluations leak VM frames in boa 0.22. A native
+//! built-in cannot be interrupted (`new Array(1e7).fill(0)` runs for seconds in one call): the caller stops waiting
+//! shortly after the cap, and a watchdog ([`pool`]) abandons and replaces the stuck thread so that other
+//! conditions keep their latency.
 //!
 //! Owns: compiling, caching, evaluating and classifying conditions. Does not own: building `$` (the executor does)
 //! or what a verdict means for the task (`http_poll::termination`).
 
 mod engine;
+mod pool;
 pub mod verdict;
 
 use std::sync::Arc;
@@ -27,8 +30,9 @@ pub use verdict::Verdict;
 
 /// Jobs waiting for an evaluator thread. Bounded; callers are task executions, themselves bounded by slots.
 const QUEUE_CAPACITY: usize = 1024;
-/// Extra time the caller waits beyond the evaluation cap before giving up on a thread that cannot be interrupted.
-const REPLY_GRACE: Duration = Duration::from_secs(2);
+/// Extra time the caller waits beyond the evaluation cap before giving up on a thread stuck in a native built-in
+/// (the watchdog replaces such a thread after [`pool::STUCK_GRACE`]).
+const REPLY_GRACE: Duration = Duration::from_millis(25);
 
 /// Resource limits for one evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +46,8 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    fn default() -> Self {
-        Self { loop_iterations: 1_000_000, recursion: 256, timeout: Duration::from_millis(100) }
+        fn default() -> Self {
+        Self { loop_iterations: 1_000_000, recursion: 256, timeout: Duration::from_millis(50) }
     }
 }
 
@@ -105,14 +109,9 @@ impl std::fmt::Debug for Job {
 
 impl ConditionEvaluator {
     /// Spawns `threads` evaluator threads (at least one).
-    pub fn start(threads: usize, limits: Limits) -> std::io::Result<Self> {
+        pub fn start(threads: usize, limits: Limits) -> std::io::Result<Self> {
         let (jobs, receiver) = async_channel::bounded(QUEUE_CAPACITY);
-        for index in 0..threads.max(1) {
-            let receiver = receiver.clone();
-            std::thread::Builder::new()
-                .name(format!("js-eval-{index}"))
-                .spawn(move || engine::run_thread(receiver, limits))?;
-        }
+        pool::Pool::start(threads, limits, receiver)?;
         Ok(Self { jobs, limits })
     }
 

@@ -1,0 +1,136 @@
+//! The evaluator threads and their watchdog.
+//!
+//! boa stops interpretable runaways itself (loop and recursion limits, and the budgeted evaluation under a
+//! timeout), but not a long native built-in: `new Array(1e7).fill(0)` runs for seconds inside one call. The
+//! watchdog sees a thread busy with one job for longer than the cap plus [`STUCK_GRACE`], marks it abandoned and
+//! starts a replacement on the same job queue, so other conditions keep their latency; the abandoned thread exits
+//! (dropping its `Context`) as soon as the built-in returns. At most [`MAX_ABANDONED`] threads may be abandoned at
+//! once, bounding the CPU and memory that runaway scripts can hold.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::engine;
+use super::{Job, Limits};
+
+/// How long past the cap a busy thread is given before it counts as stuck.
+pub const STUCK_GRACE: Duration = Duration::from_millis(20);
+/// How often the watchdog looks.
+const WATCH_EVERY: Duration = Duration::from_millis(5);
+/// Abandoned threads allowed at once.
+pub const MAX_ABANDONED: usize = 8;
+
+/// What the watchdog knows about one thread.
+#[derive(Debug, Default)]
+pub(super) struct Slot {
+    /// When the current job started, in ms since the pool's epoch; 0 = idle.
+    busy_since_ms: AtomicU64,
+    /// Set by the watchdog: finish the current job, then exit.
+    abandoned: AtomicBool,
+}
+
+impl Slot {
+    pub(super) fn start_job(&self, now_ms: u64) {
+        self.busy_since_ms.store(now_ms.max(1), Ordering::Relaxed);
+    }
+
+    pub(super) fn end_job(&self) {
+        self.busy_since_ms.store(0, Ordering::Relaxed);
+    }
+
+    pub(super) fn abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Relaxed)
+    }
+}
+
+/// The pool's shared state.
+#[derive(Debug)]
+pub(super) struct Pool {
+    epoch: tokio::time::Instant,
+    limits: Limits,
+    jobs: async_channel::Receiver<Job>,
+    slots: Mutex<Vec<Arc<Slot>>>,
+    abandoned_now: AtomicUsize,
+    spawned: AtomicUsize,
+}
+
+impl Pool {
+    /// Starts `threads` evaluator threads and the watchdog.
+    pub(super) fn start(threads: usize, limits: Limits, jobs: async_channel::Receiver<Job>) -> std::io::Result<()> {
+        let pool = Arc::new(Pool {
+            epoch: tokio::time::Instant::now(),
+            limits,
+            jobs,
+            slots: Mutex::new(Vec::new()),
+            abandoned_now: AtomicUsize::new(0),
+            spawned: AtomicUsize::new(0),
+        });
+        for _ in 0..threads.max(1) {
+            pool.spawn_thread()?;
+        }
+        let watched = pool.clone();
+        std::thread::Builder::new().name("js-watchdog".into()).spawn(move || watched.watch())?;
+        Ok(())
+    }
+
+    /// Milliseconds since the pool started.
+    pub(super) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn spawn_thread(self: &Arc<Self>) -> std::io::Result<()> {
+        let slot = Arc::new(Slot::default());
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).push(slot.clone());
+        let index = self.spawned.fetch_add(1, Ordering::Relaxed);
+        let pool = self.clone();
+        std::thread::Builder::new().name(format!("js-eval-{index}")).spawn(move || {
+            engine::run_thread(&pool, &slot);
+            if slot.abandoned() {
+                pool.abandoned_now.fetch_sub(1, Ordering::Relaxed);
+                tracing::info!("An abandoned condition evaluator thread finished and exited.");
+            }
+        })?;
+        Ok(())
+    }
+
+    pub(super) fn jobs(&self) -> &async_channel::Receiver<Job> {
+        &self.jobs
+    }
+
+    pub(super) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Replaces threads stuck past the cap until the job queue closes.
+    fn watch(self: Arc<Self>) {
+        let stuck_after = (self.limits.timeout + STUCK_GRACE).as_millis() as u64;
+        while !self.jobs.is_closed() {
+            std::thread::sleep(WATCH_EVERY);
+            let now = self.now_ms();
+            let stuck: Vec<Arc<Slot>> = {
+                let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+                let (stuck, live): (Vec<_>, Vec<_>) = slots.drain(..).partition(|slot| {
+                    let since = slot.busy_since_ms.load(Ordering::Relaxed);
+                    since > 0 && now.saturating_sub(since) > stuck_after
+                });
+                *slots = live;
+                stuck
+            };
+            for slot in stuck {
+                if self.abandoned_now.load(Ordering::Relaxed) >= MAX_ABANDONED {
+                    // Keep watching it: it is replaced once an abandoned thread has exited.
+                    self.slots.lock().unwrap_or_else(PoisonError::into_inner).push(slot);
+                    tracing::error!(max = MAX_ABANDONED, "Condition evaluator threads are stuck in native code; not replacing more.");
+                    continue;
+                }
+                slot.abandoned.store(true, Ordering::Relaxed);
+                self.abandoned_now.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("A condition evaluation is stuck in a native built-in; its thread is abandoned and replaced.");
+                if let Err(error) = self.spawn_thread() {
+                    tracing::error!(error = %error, "Could not start a replacement evaluator thread.");
+                }
+            }
+        }
+    }
+}
