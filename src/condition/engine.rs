@@ -41,7 +41,7 @@ pub(super) fn run_thread(pool: &Pool, slot: &Slot) {
                 let _ = reply.send(engine.evaluate(&runtime, &source, &dollar));
             }
         }
-                slot.end_job();
+        slot.end_job();
         if slot.abandoned() {
             break;
         }

@@ -46,7 +46,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-        fn default() -> Self {
+    fn default() -> Self {
         Self { loop_iterations: 1_000_000, recursion: 256, timeout: Duration::from_millis(50) }
     }
 }
@@ -109,7 +109,7 @@ impl std::fmt::Debug for Job {
 
 impl ConditionEvaluator {
     /// Spawns `threads` evaluator threads (at least one).
-        pub fn start(threads: usize, limits: Limits) -> std::io::Result<Self> {
+    pub fn start(threads: usize, limits: Limits) -> std::io::Result<Self> {
         let (jobs, receiver) = async_channel::bounded(QUEUE_CAPACITY);
         pool::Pool::start(threads, limits, receiver)?;
         Ok(Self { jobs, limits })

@@ -121,12 +121,17 @@ impl Pool {
                 if self.abandoned_now.load(Ordering::Relaxed) >= MAX_ABANDONED {
                     // Keep watching it: it is replaced once an abandoned thread has exited.
                     self.slots.lock().unwrap_or_else(PoisonError::into_inner).push(slot);
-                    tracing::error!(max = MAX_ABANDONED, "Condition evaluator threads are stuck in native code; not replacing more.");
+                    tracing::error!(
+                        max = MAX_ABANDONED,
+                        "Condition evaluator threads are stuck in native code; not replacing more."
+                    );
                     continue;
                 }
                 slot.abandoned.store(true, Ordering::Relaxed);
                 self.abandoned_now.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("A condition evaluation is stuck in a native built-in; its thread is abandoned and replaced.");
+                tracing::warn!(
+                    "A condition evaluation is stuck in a native built-in; its thread is abandoned and replaced."
+                );
                 if let Err(error) = self.spawn_thread() {
                     tracing::error!(error = %error, "Could not start a replacement evaluator thread.");
                 }

@@ -145,7 +145,10 @@ async fn hostile_scripts_are_stopped_fast_and_do_not_delay_benign_ones() {
         tokio::time::sleep(Duration::from_millis(100)).await; // keep measuring the benign latency after it
         let _ = stop.send(());
         let (worst, runs) = watcher.await.unwrap();
-        assert!(matches!(result, Err(ConditionError::LimitExceeded(_) | ConditionError::Timeout(_))), "{source}: {result:?}");
+        assert!(
+            matches!(result, Err(ConditionError::LimitExceeded(_) | ConditionError::Timeout(_))),
+            "{source}: {result:?}"
+        );
         assert!(took <= Duration::from_millis(100), "{source} was stopped after {took:?}");
         assert!(worst <= Duration::from_millis(100), "{source}: a benign condition waited {worst:?}");
         assert!(runs > 10, "{source}: the benign loop ran {runs} times");

@@ -265,7 +265,7 @@ impl fmt::Display for ConfigError {
 /// Evaluator defaults, from the evaluator's own limits.
 fn conditions_default() -> ConditionsConfig {
     let limits = crate::condition::Limits::default();
-        ConditionsConfig {
+    ConditionsConfig {
         threads: 2,
         timeout: limits.timeout,
         max_loop_iterations: limits.loop_iterations,

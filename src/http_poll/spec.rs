@@ -30,6 +30,14 @@ pub const DEFAULT_MAX_POLL_COUNT: u32 = 1000;
 pub const DEFAULT_POLLING_INTERVAL_SECS: f64 = 60.0;
 const MAX_POLL_COUNT_LIMIT: u32 = 1_000_000;
 const MAX_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Longest `uri`, in bytes.
+pub const MAX_URI_BYTES: usize = 64 * 1024;
+/// Largest request body, in bytes (conductor-oss refuses task inputs above 10 MiB anyway).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Most request headers.
+pub const MAX_HEADERS: usize = 100;
+/// Longest header value, in bytes.
+pub const MAX_HEADER_VALUE_BYTES: usize = 16 * 1024;
 
 /// Limits and defaults that come from configuration, not from the task.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -221,6 +229,10 @@ fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) -> Option<Req
             None
         }
         None => None,
+        Some(raw) if raw.len() > MAX_URI_BYTES => {
+            fields.problem("uri", format!("is longer than {MAX_URI_BYTES} bytes"));
+            None
+        }
         Some(raw) => match url_encoding::build_url(raw, encode) {
             Ok(url) => Some(url),
             Err(message) => {
@@ -255,6 +267,10 @@ fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) -> Option<Req
     }
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let body = fields.get("body").and_then(|body| match encode_body(body, &content_type) {
+        Ok(bytes) if bytes.len() > MAX_BODY_BYTES => {
+            fields.problem("body", format!("is larger than {MAX_BODY_BYTES} bytes"));
+            None
+        }
         Ok(bytes) => Some(bytes),
         Err(message) => {
             fields.problem("body", message);
@@ -287,10 +303,18 @@ fn parse_headers(fields: &mut Fields<'_>) -> HeaderMap {
         fields.problem("headers", format!("must be an object of strings, got {}", json_type(value)));
         return headers;
     };
+    if map.len() > MAX_HEADERS {
+        fields.problem("headers", format!("has {} entries, more than {MAX_HEADERS}", map.len()));
+        return headers;
+    }
     for (name, value) in map {
         let key = format!("headers.{name}");
         let text = match value {
             Value::Null => continue,
+            Value::String(s) if s.len() > MAX_HEADER_VALUE_BYTES => {
+                fields.problem(&key, format!("is longer than {MAX_HEADER_VALUE_BYTES} bytes"));
+                continue;
+            }
             Value::String(s) => s.as_str(),
             other => {
                 fields.problem(&key, format!("must be a string, got {}", json_type(other)));
@@ -340,7 +364,7 @@ fn encode_body(body: &Value, content_type: &str) -> Result<Vec<u8>, String> {
         return url_encoding::form_body(body);
     }
     Err(format!(
-        "a {} body needs a JSON or form content type, but contentType is {content_type:?}; send a string body or change contentType",
+        "is {}, which needs a JSON or form content type, but contentType is {content_type:?}; send a string body or change contentType",
         json_type(body)
     ))
 }

@@ -163,6 +163,16 @@ fn malformed_inputs_name_the_field() {
         (poll(json!({"maxPollCount": 2.5})), "maxPollCount"),
         (poll(json!({"maxPollCount": "lots"})), "maxPollCount"),
         (poll(json!({"maxPollCount": 1e10})), "maxPollCount"),
+        (json!({"uri": format!("http://h/{}", "a".repeat(MAX_URI_BYTES)), "method": "GET"}), "uri"),
+        (json!({"uri": "http://h", "method": "POST", "body": "x".repeat(MAX_BODY_BYTES + 1)}), "body"),
+        (
+            json!({"uri": "http://h", "method": "GET", "headers": (0..=MAX_HEADERS).map(|i| (format!("h{i}"), json!("v"))).collect::<Map<_, _>>()}),
+            "headers",
+        ),
+        (
+            json!({"uri": "http://h", "method": "GET", "headers": {"X-Big": "v".repeat(MAX_HEADER_VALUE_BYTES + 1)}}),
+            "headers.X-Big",
+        ),
     ];
     for (input, field) in cases {
         let err = parse_default(input.clone()).expect_err(&input.to_string());
