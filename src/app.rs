@@ -81,7 +81,7 @@ pub async fn run_reporting(
         health.clone(),
     ));
     let shutdown = Shutdown::default();
-    let outbox = Outbox::new(api.clone(), health.clone());
+    let outbox = Outbox::new(api.clone(), health.clone(), config.updates.retry_window);
     let outbox_stop = CancellationToken::new();
     let outbox_loop = tokio::spawn(outbox.clone().run(outbox_stop.clone()));
     let deps = Arc::new(WorkerDeps {

@@ -160,6 +160,19 @@ impl HttpInvoker {
     }
 }
 
+/// A response as the worker records it, from its raw parts (what [`HttpInvoker`] does with a real response; also
+/// the fuzzing entry point for response handling).
+pub fn response_from_parts(status: u16, headers: &HeaderMap, body: &[u8], sensitive: &[String]) -> HttpResponse {
+    let reason = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or_default();
+    HttpResponse {
+        status,
+        reason: reason.to_owned(),
+        headers: header_lists(headers, sensitive),
+        body: parse_body(body),
+        elapsed: Duration::ZERO,
+    }
+}
+
 /// `METHOD scheme://host:port/path`, without query or fragment, for messages and logs.
 pub fn describe_target(method: &reqwest::Method, url: &Url) -> String {
     let mut shown = url.clone();

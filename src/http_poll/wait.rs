@@ -5,7 +5,9 @@
 //!   crash loses the progress (the server re-delivers the task only after that timeout).
 //! - Park: report IN_PROGRESS with `callbackAfterSeconds` = the wait rounded up and the state in `outputData`;
 //!   the slot is freed and whichever replica polls the task next resumes it. Used for waits at or above the park
-//!   threshold, for waits a hold cannot fit into the response timeout, and for every wait once shutdown began.
+//!   threshold, for waits a hold cannot fit into the response timeout, for every wait of a task without a
+//!   response timeout (conductor-oss 3.30+ gives tasks without a TaskDef none: a task held by a worker that dies
+//!   would never be recovered), and for every wait once shutdown began.
 
 use std::time::Duration;
 
@@ -49,11 +51,12 @@ pub fn choose(inputs: WaitInputs) -> Wait {
     if inputs.shutting_down || inputs.delay >= inputs.park_threshold {
         return park;
     }
-    if let Some(timeout) = inputs.response_timeout {
-        let needed = inputs.held_for + inputs.delay + inputs.next_request_budget + safety_margin(timeout);
-        if needed > timeout {
-            return park;
-        }
+    let Some(timeout) = inputs.response_timeout else {
+        return park;
+    };
+    let needed = inputs.held_for + inputs.delay + inputs.next_request_budget + safety_margin(timeout);
+    if needed > timeout {
+        return park;
     }
     Wait::Hold(inputs.delay)
 }
@@ -68,13 +71,19 @@ mod tests {
             park_threshold: Duration::from_secs(30),
             held_for: Duration::ZERO,
             next_request_budget: Duration::from_secs(6),
-            response_timeout: None,
+            response_timeout: Some(Duration::from_secs(3600)),
             shutting_down: false,
         }
     }
 
     #[test]
-    fn threshold_decides_without_a_response_timeout() {
+    fn without_a_response_timeout_every_wait_parks() {
+        let unprotected = WaitInputs { response_timeout: None, ..inputs(500) };
+        assert_eq!(choose(unprotected), Wait::Park { callback_after_secs: 1 });
+    }
+
+    #[test]
+    fn threshold_decides_when_the_timeout_is_far() {
         assert_eq!(choose(inputs(5_000)), Wait::Hold(Duration::from_secs(5)));
         assert_eq!(choose(inputs(250)), Wait::Hold(Duration::from_millis(250)));
         assert_eq!(choose(inputs(29_999)), Wait::Hold(Duration::from_millis(29_999)));

@@ -84,6 +84,8 @@ pub struct Worker<C> {
     config: TaskTypeConfig,
     slots: Slots,
     paused: AtomicBool,
+    /// Whether the "task without timeouts" warning was logged already.
+    warned_unprotected: AtomicBool,
     metrics: TaskMetrics,
     deps: Arc<WorkerDeps<C>>,
 }
@@ -117,7 +119,7 @@ impl<C: ConductorApi> Worker<C> {
         let metrics = deps.metrics.task_type(&config.name);
         let slots = Slots::new(config.concurrency, deps.global_slots.clone(), metrics.clone());
         let paused = AtomicBool::new(config.paused);
-        Arc::new(Self { config, slots, paused, metrics, deps })
+        Arc::new(Self { config, slots, paused, warned_unprotected: AtomicBool::new(false), metrics, deps })
     }
 
     /// Polls until shutdown begins (and reads the queue depth meanwhile). Executions it started keep running on
@@ -187,6 +189,17 @@ impl<C: ConductorApi> Worker<C> {
     async fn execute_one(&self, task: &Arc<Task>, received_at: Instant) -> Option<PolledTask> {
         self.metrics.execution_started();
         tracing::debug!(poll_count = task.poll_count, "Task received.");
+        if task.response_timeout_secs() == 0
+            && task.timeout_secs() == 0
+            && !self.warned_unprotected.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                task_type = %self.config.name,
+                "Tasks of this type have neither a response timeout nor a total timeout: if this worker dies while one \
+                 runs, the server never recovers it. Register a TaskDef with responseTimeoutSeconds (waits between \
+                 polls are parked meanwhile)."
+            );
+        }
         let started = Instant::now();
         let delivery = Delivery {
             received_at,

@@ -1,8 +1,13 @@
 //! The outbox: results whose first update failed wait here, outside any execution slot, and are retried with
-//! decorrelated-jitter backoff until the task's deadline on the server (after which the server has timed the task
-//! out and our update can no longer count). A result leaves the outbox when it is delivered, when the server
-//! refuses it for good (4xx), when the server shows the task already final, or at the deadline, when it is
-//! counted and logged with its task id as lost. Nothing is dropped silently.
+//! decorrelated-jitter backoff. A result leaves the outbox when it is delivered, when the server refuses it for good
+//! (4xx), when the server shows the task final already (completed elsewhere, or timed out and retried), or when
+//! it is given up, counted and logged with its task id as lost. Nothing is dropped silently.
+//!
+//! Deadlines: until the task's deadline on the server (its response or total timeout) every failure is simply
+//! retried. Past it the server may have timed the task out, but only once it is running: a server that was down
+//! has not, and the update may still count. So past the deadline each retry first asks the task's status (final:
+//! stop; still open: send), and a result is given up only after `updates.retry_window_secs` since it failed first.
+//! When the server answers again after failures, every waiting result is retried at once ([`Outbox::server_back`]).
 //!
 //! One loop ([`Outbox::run`]) owns the schedule; sends run concurrently, a bounded number at a time. At shutdown
 //! [`Outbox::flush`] waits for the outbox to empty within the grace period.
@@ -32,6 +37,8 @@ struct Pending {
     result: EncodedResult,
     metrics: TaskMetrics,
     deadline: Instant,
+    /// Past this the result is given up.
+    give_up_at: Instant,
     attempts: u32,
     backoff: Backoff,
     last_error: String,
@@ -73,6 +80,7 @@ struct Inner<C> {
     /// Wakes flushes: the outbox became empty.
     emptied: Notify,
     sends: Arc<Semaphore>,
+    retry_window: Duration,
 }
 
 /// Handle to the outbox; cheap to clone.
@@ -102,8 +110,9 @@ enum Settled {
 }
 
 impl<C: ConductorApi> Outbox<C> {
-    /// An empty outbox sending through `api`.
-    pub fn new(api: Arc<C>, health: Arc<Health>) -> Self {
+    /// An empty outbox sending through `api`; results are given up `retry_window` after their first failure, and
+    /// not before their task's deadline.
+    pub fn new(api: Arc<C>, health: Arc<Health>, retry_window: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 api,
@@ -114,6 +123,7 @@ impl<C: ConductorApi> Outbox<C> {
                 changed: Notify::new(),
                 emptied: Notify::new(),
                 sends: Arc::new(Semaphore::new(MAX_CONCURRENT_SENDS)),
+                retry_window,
             }),
         }
     }
@@ -136,13 +146,15 @@ impl<C: ConductorApi> Outbox<C> {
             deadline_in_secs = deadline.saturating_duration_since(Instant::now()).as_secs(), "Update failed; queued in the outbox.");
         metrics.update_failed(error.kind(), true);
         metrics.outbox(1);
-        let pending = Pending { result, metrics, deadline, attempts: 1, backoff, last_error: error.to_string() };
+        let give_up_at = deadline.max(Instant::now() + self.inner.retry_window);
+        let pending =
+            Pending { result, metrics, deadline, give_up_at, attempts: 1, backoff, last_error: error.to_string() };
         self.inner.pending.fetch_add(1, Ordering::Relaxed);
         self.schedule(pending, Instant::now() + first_wait);
     }
 
     fn schedule(&self, pending: Pending, due: Instant) {
-        let due = due.min(pending.deadline);
+        let due = due.min(pending.give_up_at);
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
         self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner).push(Reverse(Due { due, seq, pending }));
         self.inner.changed.notify_one();
@@ -191,9 +203,14 @@ impl<C: ConductorApi> Outbox<C> {
     async fn attempt(&self, mut pending: Pending) {
         pending.attempts += 1;
         let started = Instant::now();
+        // Past the task's deadline the server may have timed it out: ask first (an answer also proves it is up).
+        if started >= pending.deadline && self.already_final(&pending).await {
+            return self.settle(pending, Settled::AlreadyFinal, started.elapsed());
+        }
         let settled = match self.inner.api.update_task(&pending.result).await {
             Ok(()) => {
                 self.inner.health.server_reached();
+                self.server_back();
                 Some(Settled::Delivered)
             }
             Err(ClientError::Status { code: 404, .. }) => Some(Settled::Refused("unknown_task")),
@@ -204,7 +221,7 @@ impl<C: ConductorApi> Outbox<C> {
             Err(error) => {
                 self.inner.health.server_failed(&error);
                 pending.last_error = error.to_string();
-                let final_attempt = Instant::now() >= pending.deadline;
+                let final_attempt = Instant::now() >= pending.give_up_at;
                 pending.metrics.update_failed(error.kind(), !final_attempt);
                 if final_attempt {
                     Some(Settled::Lost)
@@ -247,7 +264,7 @@ impl<C: ConductorApi> Outbox<C> {
             }
             Settled::Lost => {
                 tracing::error!(task_id = %task_id, workflow_id = %pending.result.workflow_instance_id, attempts = pending.attempts,
-                    error = %pending.last_error, "Result LOST: updates failed until the task's deadline on the server.");
+                                        error = %pending.last_error, "Result LOST: updates kept failing for the whole retry window.");
                 pending.metrics.result_dropped("lost");
             }
         }
@@ -256,6 +273,19 @@ impl<C: ConductorApi> Outbox<C> {
         if self.inner.pending.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.inner.emptied.notify_waiters();
         }
+    }
+
+    /// The server answers again after failures: retry every waiting result now rather than at its backoff time.
+    pub fn server_back(&self) {
+        let mut schedule = self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner);
+        if schedule.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let entries: Vec<Due> = schedule.drain().map(|Reverse(entry)| entry).collect();
+        schedule.extend(entries.into_iter().map(|entry| Reverse(Due { due: now, ..entry })));
+        drop(schedule);
+        self.inner.changed.notify_one();
     }
 
     /// Waits until the outbox is empty or `deadline` passes; true if it emptied. Whatever is left is logged.
@@ -301,7 +331,7 @@ mod tests {
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry, vec![])).task_type("t");
         let api = Arc::new(FakeConductor::default());
-        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()));
+        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()), Duration::from_secs(20));
         let stop = CancellationToken::new();
         tokio::spawn(outbox.clone().run(stop.clone()));
         (api, outbox, metrics, Arc::new(registry), stop)
@@ -343,6 +373,25 @@ mod tests {
         );
         assert!(api.attempts.load(Ordering::SeqCst) >= 4);
         assert_eq!(sample(&registry, "task_result_dropped_total{taskType=\"t\",reason=\"lost\"}"), Some(1.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_down_past_the_deadline_still_gets_the_result_when_it_returns() {
+        let (api, _, metrics, registry, _stop) = setup();
+        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()), Duration::from_secs(120));
+        tokio::spawn(outbox.clone().run(CancellationToken::new()));
+        api.always_fail.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        outbox.push(result("late"), metrics, started + Duration::from_secs(10), &ClientError::Transport("down".into()));
+        let back = api.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(45)).await;
+            back.always_fail.store(false, Ordering::SeqCst);
+        });
+        assert!(outbox.flush(started + Duration::from_secs(200)).await);
+        assert_eq!(api.delivered.lock().unwrap().len(), 1, "delivered after the deadline, once the server answered");
+        assert!(started.elapsed() < Duration::from_secs(80), "{:?}", started.elapsed());
+        assert_eq!(sample(&registry, "task_result_dropped_total{taskType=\"t\",reason=\"lost\"}"), Some(0.0));
     }
 
     #[tokio::test(start_paused = true)]

@@ -44,6 +44,11 @@ impl Default for Conductor {
 }
 
 impl Conductor {
+    /// A client for the server at `base` (its API root).
+    pub fn at(base: &str) -> Self {
+        Self { http: reqwest::Client::new(), base: base.to_owned() }
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> String {
         let response = request.send().await.expect("server reachable");
         let status = response.status();
@@ -78,6 +83,15 @@ impl Conductor {
     pub async fn workflow(&self, id: &str) -> Value {
         let body = self.send(self.http.get(format!("{}/workflow/{id}?includeTasks=true", self.base))).await;
         serde_json::from_str(&body).expect("workflow JSON")
+    }
+
+    /// The workflow with its tasks, or `None` when the server does not answer (it may be down).
+    pub async fn try_workflow(&self, id: &str) -> Option<Value> {
+        let response = self.http.get(format!("{}/workflow/{id}?includeTasks=true", self.base)).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
     }
 
     /// Waits until the workflow is no longer RUNNING; panics with its state after `timeout`.
@@ -162,8 +176,9 @@ impl Drop for InProcessWorker {
 
 /// The configuration environment every test worker gets, plus `env`.
 fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, String> {
+    let own_server = env.iter().any(|(k, _)| *k == "CONDUCTOR_SERVER_URL");
     let mut vars: HashMap<String, String> = [
-        ("CONDUCTOR_SERVER_URL", server_url()),
+        ("CONDUCTOR_SERVER_URL", if own_server { String::new() } else { server_url() }),
         ("CONDUCTOR_HTTP_WORKER_TASK_TYPES", task_types.join(",")),
         // Port 0: tests run in parallel, each worker gets its own ports.
         ("CONDUCTOR_HTTP_WORKER_ADMIN_ADDR", "127.0.0.1:0".into()),
