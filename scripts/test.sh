@@ -38,7 +38,9 @@ url=$(scripts/conductor-server.sh start "$data" "$version")
 echo "conductor-server $version at $url"
 export CONDUCTOR_IT_SERVER_URL=$url
 export CONDUCTOR_IT_SERVER_VERSION=$version
-if ! cargo test --workspace --locked "${cargo_args[@]}"; then
+# Unit tests of both crates, the integration suite (tests/it) and the reduced fault suite (tests/faults, which starts
+# and kills a server of its own). The cluster tests (tests/cluster) need scripts/test-cluster.sh.
+if ! cargo test --workspace --locked --lib --bins --test it --test faults "${cargo_args[@]}"; then
   echo "tests failed; last server log lines:" >&2
   tail -n 40 "$data/server.log" >&2 || true
   exit 1
