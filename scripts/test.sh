@@ -40,9 +40,10 @@ url=$(scripts/conductor-server.sh start "$data" "$version")
 echo "conductor-server $version at $url"
 export CONDUCTOR_IT_SERVER_URL=$url
 export CONDUCTOR_IT_SERVER_VERSION=$version
-# Unit tests of both crates, the integration suite (tests/it) and the reduced fault suite (tests/faults, which starts
+# Unit tests of both crates, the integration suite (tests/it), the hostile-script timings (tests/hostile_scripts,
+# alone so that parallel tests do not disturb them) and the reduced fault suite (tests/faults, which starts
 # and kills a server of its own). The cluster tests (tests/cluster) need scripts/test-cluster.sh.
-if ! cargo test --workspace --locked --lib --bins --test it --test faults "${cargo_args[@]}"; then
+if ! cargo test --workspace --locked --lib --bins --test it --test hostile_scripts --test faults "${cargo_args[@]}"; then
   echo "tests failed; last server log lines:" >&2
   tail -n 40 "$data/server.log" >&2 || true
   exit 1

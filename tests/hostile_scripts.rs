@@ -1,0 +1,60 @@
+//! Hostile terminationConditions (issue 4): each is stopped within 100 ms of wall time and fails terminally, and a
+//! benign condition evaluated at the same time keeps answering within 100 ms. A binary of its own, so that its
+//! timings are not disturbed by the unit tests running in parallel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conductor_http_worker::condition::{ConditionError, ConditionEvaluator, Limits, Verdict};
+use serde_json::json;
+use tokio::time::Instant;
+
+/// Each hostile script fails within 100 ms of wall time, and a benign condition evaluated at the same time keeps
+/// answering within 100 ms, including while a thread is stuck in a native built-in (`fill`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_scripts_are_stopped_fast_and_do_not_delay_benign_ones() {
+    let evaluator = ConditionEvaluator::start(2, Limits::default()).unwrap();
+    let benign: Arc<str> = "$.output.n > 1".into();
+    assert_eq!(evaluator.evaluate(benign.clone(), json!({"output": {"n": 2}})).await, Ok(Verdict::Holds));
+    let hostile = [
+        "while(true){}",
+        "function f(){ return f(); } f()",
+        "new Array(1e7).fill(0)",
+        "'x'.repeat(1e9)",
+        "function g(){ var s = 0; for (var i = 0; i < 900000; i++) s += i; return s } for(;;) g()",
+    ];
+    for source in hostile {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let watcher = {
+            let (evaluator, benign) = (evaluator.clone(), benign.clone());
+            tokio::spawn(async move {
+                let mut worst = Duration::ZERO;
+                let mut runs = 0;
+                while stopped.try_recv().is_err() {
+                    let started = Instant::now();
+                    let verdict = evaluator.evaluate(benign.clone(), json!({"output": {"n": 2}})).await;
+                    worst = worst.max(started.elapsed());
+                    assert_eq!(verdict, Ok(Verdict::Holds));
+                    runs += 1;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                (worst, runs)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let started = Instant::now();
+        let result = evaluator.evaluate(source.into(), json!({})).await;
+        let took = started.elapsed();
+        tokio::time::sleep(Duration::from_millis(100)).await; // keep measuring the benign latency after it
+        let _ = stop.send(());
+        let (worst, runs) = watcher.await.unwrap();
+        assert!(
+            matches!(result, Err(ConditionError::LimitExceeded(_) | ConditionError::Timeout(_))),
+            "{source}: {result:?}"
+        );
+        assert!(took <= Duration::from_millis(100), "{source} was stopped after {took:?}");
+        assert!(worst <= Duration::from_millis(100), "{source}: a benign condition waited {worst:?}");
+        assert!(runs > 10, "{source}: the benign loop ran {runs} times");
+        eprintln!("{source}: stopped after {took:?}; benign worst latency {worst:?} over {runs} evaluations");
+    }
+}
