@@ -41,22 +41,28 @@ pub struct JobStats {
     pub invoke_times_ms: Vec<u64>,
     /// When each status request arrived, epoch milliseconds.
     pub poll_times_ms: Vec<u64>,
-    /// When the job completes, epoch milliseconds (the first invocation plus the delay).
+    /// When the job was first invoked, epoch milliseconds; it completes the API's delay later.
     #[serde(skip)]
-    completes_at_ms: u64,
+    first_invoke_ms: u64,
 }
 
 /// The example API's state; cheap to clone (shared).
 #[derive(Debug, Clone)]
 pub struct ExampleApi {
-    delay: Duration,
+    /// Milliseconds from the first invocation to completion; changeable while running (tests).
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
     jobs: Arc<Mutex<HashMap<String, JobStats>>>,
 }
 
 impl ExampleApi {
     /// An API whose jobs complete `delay` after their first invocation.
     pub fn new(delay: Duration) -> Self {
-        Self { delay, jobs: Arc::default() }
+        Self { delay_ms: Arc::new((delay.as_millis() as u64).into()), jobs: Arc::default() }
+    }
+
+    /// Changes the delay of every job, started or not (a test can hold jobs PROCESSING, then let them finish).
+    pub fn set_delay(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The axum router serving the routes listed in the module docs.
@@ -113,7 +119,7 @@ async fn invoke(State(api): State<ExampleApi>, body: String) -> (StatusCode, Jso
     let mut jobs = api.lock();
     let job = jobs.entry(request_id.to_owned()).or_default();
     if job.invocations == 0 {
-        job.completes_at_ms = now + api.delay.as_millis() as u64;
+        job.first_invoke_ms = now;
     }
     job.invocations += 1;
     job.invoke_times_ms.push(now);
@@ -128,7 +134,8 @@ async fn status(State(api): State<ExampleApi>, Path(request_id): Path<String>) -
     };
     job.polls += 1;
     job.poll_times_ms.push(now);
-    let state = if now >= job.completes_at_ms { "COMPLETED" } else { "PROCESSING" };
+    let delay = api.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
+    let state = if now >= job.first_invoke_ms.saturating_add(delay) { "COMPLETED" } else { "PROCESSING" };
     let body = json!({"requestId": request_id, "status": state, "polls": job.polls});
     (StatusCode::OK, Json(json!({"statusCode": 200, "body": body})))
 }

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use boa_engine::{Context, JsError, JsValue, Script, Source, js_string};
 use serde_json::Value;
 
+use std::time::Duration;
+
+use super::cpu_time::thread_cpu_time;
 use super::pool::{Pool, Slot};
 use super::verdict::{ScriptValue, verdict};
 use super::{ConditionError, Job, Limits, Verdict};
@@ -19,6 +22,9 @@ const MAX_CACHED_SCRIPTS: usize = 512;
 const EVALUATIONS_PER_CONTEXT: u64 = 100_000;
 /// Longest string result quoted in an error message.
 const MAX_QUOTED_CHARS: usize = 60;
+/// Smallest extension of the wall-clock deadline when the thread has not used its CPU budget yet (the CPU clock
+/// has 10 ms ticks).
+const MIN_EXTENSION: Duration = Duration::from_millis(10);
 
 /// The thread body: serve jobs until every sender is gone or the watchdog abandons this thread.
 pub(super) fn run_thread(pool: &Pool, slot: &Slot) {
@@ -30,25 +36,22 @@ pub(super) fn run_thread(pool: &Pool, slot: &Slot) {
         }
     };
     let limits = pool.limits();
-    let mut engine = Engine::new(limits);
-    while let Ok(job) = pool.jobs().recv_blocking() {
-        slot.start_job(pool.now_ms());
-        match job {
-            Job::Compile { source, reply } => {
-                let _ = reply.send(engine.script(&source).map(drop));
-            }
-            Job::Evaluate { source, dollar, reply } => {
-                let _ = reply.send(engine.evaluate(&runtime, &source, &dollar));
-            }
-        }
-        slot.end_job();
+    let cpu = slot.register_thread();
+    let mut engine = Engine::new(limits, cpu.clone());
+    while let Ok(Job { source, dollar, reply }) = pool.jobs().recv_blocking() {
+        slot.start_job(pool.now_ms(), reply);
+        let answer = match &dollar {
+            None => engine.script(&source).map(|_| None),
+            Some(dollar) => engine.evaluate(&runtime, &source, dollar).map(Some),
+        };
+        slot.end_job(answer);
         if slot.abandoned() {
             break;
         }
         if engine.needs_replacing() {
             // Drop explicitly before building the next one: a Context must never outlive its thread's TLS.
             drop(engine);
-            engine = Engine::new(limits);
+            engine = Engine::new(limits, cpu.clone());
         }
     }
     drop(engine);
@@ -61,15 +64,17 @@ struct Engine {
     limits: Limits,
     evaluations: u64,
     damaged: bool,
+    /// This thread's `/proc` stat file, for its CPU time (None: not Linux, the cap is wall time).
+    cpu: Option<Arc<str>>,
 }
 
 impl Engine {
-    fn new(limits: Limits) -> Self {
+    fn new(limits: Limits, cpu: Option<Arc<str>>) -> Self {
         let mut context = Context::default();
         let runtime_limits = context.runtime_limits_mut();
         runtime_limits.set_loop_iteration_limit(limits.loop_iterations);
         runtime_limits.set_recursion_limit(limits.recursion);
-        Self { context, scripts: HashMap::new(), limits, evaluations: 0, damaged: false }
+        Self { context, scripts: HashMap::new(), limits, evaluations: 0, damaged: false, cpu }
     }
 
     fn needs_replacing(&self) -> bool {
@@ -109,13 +114,32 @@ impl Engine {
             .global_object()
             .set(js_string!("$"), value, false, &mut self.context)
             .map_err(|e| ConditionError::Input(e.to_string()))?;
-        let (timeout, context) = (self.limits.timeout, &mut self.context);
+        let (cap, context) = (self.limits.timeout, &mut self.context);
+        let cpu = self.cpu.as_deref();
         // The timer must be created inside the runtime, hence the async block.
         let outcome = runtime.block_on(async {
-            tokio::time::timeout(timeout, script.evaluate_async_with_budget(context, BUDGET)).await
+            let cpu_at_start = cpu.and_then(thread_cpu_time);
+            let mut run = std::pin::pin!(script.evaluate_async_with_budget(context, BUDGET));
+            let mut deadline = tokio::time::Instant::now() + cap;
+            loop {
+                match tokio::time::timeout_at(deadline, run.as_mut()).await {
+                    Ok(result) => return Ok(result),
+                    Err(_) => {
+                        // The wall clock passed the cap; stop only if the script really used that much CPU.
+                        let used =
+                            cpu.and_then(thread_cpu_time).zip(cpu_at_start).map(|(now, then)| now.saturating_sub(then));
+                        match used {
+                            Some(used) if used < cap => {
+                                deadline = tokio::time::Instant::now() + (cap - used).max(MIN_EXTENSION);
+                            }
+                            _ => return Err(()),
+                        }
+                    }
+                }
+            }
         });
         let result = match outcome {
-            Err(_elapsed) => {
+            Err(()) => {
                 self.damaged = true;
                 return Err(ConditionError::Timeout(self.limits.timeout));
             }

@@ -9,13 +9,15 @@
 //! Limits: loop iterations, recursion depth and a wall-clock cap per evaluation (boa's budgeted async evaluation
 //! under a timeout, on a current-thread runtime owned by the evaluator thread). After a timeout or a runtime-limit
 //! error the thread replaces its `Context`, because cancelled evaluations leak VM frames in boa 0.22. A native
-//! built-in cannot be interrupted (`new Array(1e7).fill(0)` runs for seconds in one call): the caller stops waiting
-//! shortly after the cap, and a watchdog ([`pool`]) abandons and replaces the stuck thread so that other
-//! conditions keep their latency.
+//! built-in cannot be interrupted (`new Array(1e7).fill(0)` runs for seconds in one call): a watchdog ([`pool`])
+//! answers for the stuck thread shortly after the cap, abandons it and starts a replacement, so that other
+//! conditions keep their latency. The cap counts the evaluating thread's CPU time ([`cpu_time`]), checked when the
+//! wall clock passes it: time spent queued or waiting for a CPU (a throttled container) never fails a condition.
 //!
 //! Owns: compiling, caching, evaluating and classifying conditions. Does not own: building `$` (the executor does)
 //! or what a verdict means for the task (`http_poll::termination`).
 
+mod cpu_time;
 mod engine;
 mod pool;
 pub mod verdict;
@@ -30,9 +32,8 @@ pub use verdict::Verdict;
 
 /// Jobs waiting for an evaluator thread. Bounded; callers are task executions, themselves bounded by slots.
 const QUEUE_CAPACITY: usize = 1024;
-/// Extra time the caller waits beyond the evaluation cap before giving up on a thread stuck in a native built-in
-/// (the watchdog replaces such a thread after [`pool::STUCK_GRACE`]).
-const REPLY_GRACE: Duration = Duration::from_millis(25);
+/// How long a caller waits for any answer at all (queueing included) before calling the evaluator unavailable.
+const ANSWER_BACKSTOP: Duration = Duration::from_secs(60);
 
 /// Resource limits for one evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,25 +86,27 @@ impl ConditionError {
     }
 }
 
-/// What an evaluator thread is asked to do.
-enum Job {
-    Compile { source: Arc<str>, reply: oneshot::Sender<Result<(), ConditionError>> },
-    Evaluate { source: Arc<str>, dollar: Value, reply: oneshot::Sender<Result<Verdict, ConditionError>> },
+/// An evaluator's answer: `None` for a compile, the verdict for an evaluation.
+type Answer = Result<Option<Verdict>, ConditionError>;
+
+/// What an evaluator thread is asked to do. The reply goes through the thread's watchdog slot while the job runs,
+/// so that the watchdog can answer for a thread stuck in a native built-in.
+struct Job {
+    source: Arc<str>,
+    /// `None`: compile only.
+    dollar: Option<Value>,
+    reply: oneshot::Sender<Answer>,
 }
 
 /// A handle to the evaluator threads; cheap to clone. The threads exit when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct ConditionEvaluator {
     jobs: async_channel::Sender<Job>,
-    limits: Limits,
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Job::Compile { .. } => "Compile",
-            Job::Evaluate { .. } => "Evaluate",
-        })
+        f.write_str(if self.dollar.is_some() { "Evaluate" } else { "Compile" })
     }
 }
 
@@ -112,31 +115,31 @@ impl ConditionEvaluator {
     pub fn start(threads: usize, limits: Limits) -> std::io::Result<Self> {
         let (jobs, receiver) = async_channel::bounded(QUEUE_CAPACITY);
         pool::Pool::start(threads, limits, receiver)?;
-        Ok(Self { jobs, limits })
+        Ok(Self { jobs })
     }
 
     /// Parses the condition (and caches it), so a syntax error fails the task before any request is made.
     pub async fn compile(&self, source: Arc<str>) -> Result<(), ConditionError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Job::Compile { source, reply }, answer).await
+        self.submit(source, None).await.map(drop)
     }
 
     /// Evaluates the condition with `$` bound to `dollar`.
     pub async fn evaluate(&self, source: Arc<str>, dollar: Value) -> Result<Verdict, ConditionError> {
-        let (reply, answer) = oneshot::channel();
-        self.submit(Job::Evaluate { source, dollar, reply }, answer).await
+        match self.submit(source, Some(dollar)).await? {
+            Some(verdict) => Ok(verdict),
+            None => Err(ConditionError::Unavailable),
+        }
     }
 
-    async fn submit<T>(
-        &self,
-        job: Job,
-        answer: oneshot::Receiver<Result<T, ConditionError>>,
-    ) -> Result<T, ConditionError> {
-        self.jobs.send(job).await.map_err(|_| ConditionError::Unavailable)?;
-        match tokio::time::timeout(self.limits.timeout + REPLY_GRACE, answer).await {
+    /// Queues a job and waits for its answer. Time spent queued does not count against the cap: the evaluator
+    /// stops the script at the cap, and the watchdog answers for a thread that cannot be stopped.
+    async fn submit(&self, source: Arc<str>, dollar: Option<Value>) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job { source, dollar, reply }).await.map_err(|_| ConditionError::Unavailable)?;
+        // A backstop only: an answer always comes within the cap plus the watchdog's grace once the job runs.
+        match tokio::time::timeout(ANSWER_BACKSTOP, answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(ConditionError::Unavailable),
-            Err(_) => Err(ConditionError::Timeout(self.limits.timeout)),
+            Ok(Err(_)) | Err(_) => Err(ConditionError::Unavailable),
         }
     }
 }

@@ -11,8 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
+use super::cpu_time;
 use super::engine;
-use super::{Job, Limits};
+use super::{Answer, ConditionError, Job, Limits};
 
 /// How long past the cap a busy thread is given before it counts as stuck.
 pub const STUCK_GRACE: Duration = Duration::from_millis(20);
@@ -28,15 +31,58 @@ pub(super) struct Slot {
     busy_since_ms: AtomicU64,
     /// Set by the watchdog: finish the current job, then exit.
     abandoned: AtomicBool,
+    /// The current job's reply: sent by the thread when it finishes, or by the watchdog when it gives up on it.
+    reply: Mutex<Option<oneshot::Sender<Answer>>>,
+    /// The thread's `/proc` stat file (Linux), for its CPU time.
+    cpu: Mutex<Option<Arc<str>>>,
+    /// The thread's CPU time when the current job started, ms.
+    cpu_at_start_ms: AtomicU64,
 }
 
 impl Slot {
-    pub(super) fn start_job(&self, now_ms: u64) {
+    /// Called by the thread itself: records where its CPU time can be read; returns that path.
+    pub(super) fn register_thread(&self) -> Option<Arc<str>> {
+        let path: Option<Arc<str>> = cpu_time::current_thread_stat_path().map(Arc::from);
+        *self.cpu.lock().unwrap_or_else(PoisonError::into_inner) = path.clone();
+        path
+    }
+
+    fn cpu_ms(&self) -> Option<u64> {
+        let path = self.cpu.lock().unwrap_or_else(PoisonError::into_inner).clone()?;
+        cpu_time::thread_cpu_time(&path).map(|d| d.as_millis() as u64)
+    }
+
+    pub(super) fn start_job(&self, now_ms: u64, reply: oneshot::Sender<Answer>) {
+        *self.reply.lock().unwrap_or_else(PoisonError::into_inner) = Some(reply);
+        self.cpu_at_start_ms.store(self.cpu_ms().unwrap_or(0), Ordering::Relaxed);
         self.busy_since_ms.store(now_ms.max(1), Ordering::Relaxed);
     }
 
-    pub(super) fn end_job(&self) {
+    /// Busy on one job past `limit_ms` of wall time and (where measurable) of CPU time: a thread that merely did
+    /// not get a CPU is not stuck.
+    fn stuck(&self, now_ms: u64, limit_ms: u64) -> bool {
+        let since = self.busy_since_ms.load(Ordering::Relaxed);
+        if since == 0 || now_ms.saturating_sub(since) <= limit_ms {
+            return false;
+        }
+        match self.cpu_ms() {
+            Some(cpu) => cpu.saturating_sub(self.cpu_at_start_ms.load(Ordering::Relaxed)) > limit_ms,
+            None => true,
+        }
+    }
+
+    pub(super) fn end_job(&self, answer: Answer) {
         self.busy_since_ms.store(0, Ordering::Relaxed);
+        if let Some(reply) = self.reply.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// The watchdog's answer for a job it gave up on.
+    fn answer_for_stuck_job(&self, cap: Duration) {
+        if let Some(reply) = self.reply.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            let _ = reply.send(Err(ConditionError::Timeout(cap)));
+        }
     }
 
     pub(super) fn abandoned(&self) -> bool {
@@ -110,10 +156,7 @@ impl Pool {
             let now = self.now_ms();
             let stuck: Vec<Arc<Slot>> = {
                 let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-                let (stuck, live): (Vec<_>, Vec<_>) = slots.drain(..).partition(|slot| {
-                    let since = slot.busy_since_ms.load(Ordering::Relaxed);
-                    since > 0 && now.saturating_sub(since) > stuck_after
-                });
+                let (stuck, live): (Vec<_>, Vec<_>) = slots.drain(..).partition(|slot| slot.stuck(now, stuck_after));
                 *slots = live;
                 stuck
             };
@@ -128,6 +171,7 @@ impl Pool {
                     continue;
                 }
                 slot.abandoned.store(true, Ordering::Relaxed);
+                slot.answer_for_stuck_job(self.limits.timeout);
                 self.abandoned_now.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     "A condition evaluation is stuck in a native built-in; its thread is abandoned and replaced."

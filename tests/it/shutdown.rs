@@ -13,7 +13,8 @@ const GRACE_SECS: u64 = 20;
 
 #[tokio::test]
 async fn sigterm_parks_200_held_polls_and_another_instance_finishes_them() {
-    let api = example_api(Duration::from_secs(25)).await;
+    // Jobs stay PROCESSING until the test lets them finish, however long starting 200 workflows takes.
+    let api = example_api(Duration::from_secs(3600)).await;
     let conductor = Conductor::default();
     let task_name = unique("it_shutdown_poll");
     conductor.register_task_defs(&[Conductor::task_def(&task_name, 120, 0)]).await;
@@ -60,6 +61,7 @@ async fn sigterm_parks_200_held_polls_and_another_instance_finishes_them() {
     }
 
     let _second = start_worker(&[&task_name], &[("CONDUCTOR_WORKER_ALL_CONCURRENCY", "300")]).await;
+    api.api.set_delay(Duration::from_secs(3));
     for (request_id, id) in &jobs {
         let done = conductor.wait_terminal(id, Duration::from_secs(60)).await;
         assert_eq!(done["status"], "COMPLETED", "{done:#}");
