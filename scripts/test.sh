@@ -40,6 +40,8 @@ url=$(scripts/conductor-server.sh start "$data" "$version")
 echo "conductor-server $version at $url"
 export CONDUCTOR_IT_SERVER_URL=$url
 export CONDUCTOR_IT_SERVER_VERSION=$version
+# The fault suite starts servers of its own through scripts/conductor-server.sh: the same version.
+export CONDUCTOR_SERVER_VERSION=$version
 # Unit tests of both crates, the integration suite (tests/it), the hostile-script timings (tests/hostile_scripts,
 # alone so that parallel tests do not disturb them) and the reduced fault suite (tests/faults, which starts
 # and kills a server of its own). The cluster tests (tests/cluster) need scripts/test-cluster.sh.

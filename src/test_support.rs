@@ -13,8 +13,12 @@ pub struct FakeConductor {
     pub update_failures: Mutex<VecDeque<ClientError>>,
     /// Fail every update with a transport error (after the scripted ones).
     pub always_fail: std::sync::atomic::AtomicBool,
-    /// What `GET /tasks/{id}` answers.
+    /// What `GET /tasks/{id}` answers: the status,
     pub status: Mutex<Option<String>>,
+    /// and the stored output, one answer per call (the last one repeats; none: the task is unknown).
+    pub stored_outputs: Mutex<VecDeque<serde_json::Value>>,
+    /// `GET /tasks/{id}` calls made for the output.
+    pub output_reads: std::sync::atomic::AtomicU32,
     /// Results accepted, in order.
     pub delivered: Mutex<Vec<EncodedResult>>,
     /// Update attempts made.
@@ -55,6 +59,12 @@ impl ConductorApi for FakeConductor {
 
     async fn task_status(&self, _task_id: &str) -> Result<Option<String>, ClientError> {
         Ok(self.status.lock().unwrap().clone())
+    }
+
+    async fn task_output(&self, _task_id: &str) -> Result<Option<serde_json::Value>, ClientError> {
+        self.output_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut outputs = self.stored_outputs.lock().unwrap();
+        Ok(if outputs.len() > 1 { outputs.pop_front() } else { outputs.front().cloned() })
     }
 
     async fn queue_size(&self, _task_type: &str, _domain: Option<&str>) -> Result<u64, ClientError> {

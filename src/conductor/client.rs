@@ -49,6 +49,16 @@ struct Reply {
 }
 
 impl HttpConductor {
+    /// `GET /tasks/{taskId}` as JSON; `None` when the server does not know the task.
+    async fn get_task(&self, task_id: &str) -> Result<Option<serde_json::Value>, ClientError> {
+        let url = self.url(&["tasks", task_id]);
+        match self.call(Method::GET, "/tasks/{taskId}", &url, self.request_timeout, |builder| builder).await {
+            Ok(reply) => serde_json::from_slice(&reply.body).map(Some).map_err(|e| ClientError::Decode(e.to_string())),
+            Err(ClientError::Status { code: 404, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// A client for the server whose API root is `base` (e.g. `http://localhost:8080/api`).
     pub fn new(
         client: Client,
@@ -252,16 +262,12 @@ impl ConductorApi for HttpConductor {
     }
 
     async fn task_status(&self, task_id: &str) -> Result<Option<String>, ClientError> {
-        let url = self.url(&["tasks", task_id]);
-        match self.call(Method::GET, "/tasks/{taskId}", &url, self.request_timeout, |builder| builder).await {
-            Ok(reply) => {
-                let task: serde_json::Value =
-                    serde_json::from_slice(&reply.body).map_err(|e| ClientError::Decode(e.to_string()))?;
-                Ok(task.get("status").and_then(|s| s.as_str()).map(str::to_owned))
-            }
-            Err(ClientError::Status { code: 404, .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
+        let task = self.get_task(task_id).await?;
+        Ok(task.as_ref().and_then(|t| t.get("status")).and_then(|s| s.as_str()).map(str::to_owned))
+    }
+
+    async fn task_output(&self, task_id: &str) -> Result<Option<serde_json::Value>, ClientError> {
+        Ok(self.get_task(task_id).await?.map(|mut task| task["outputData"].take()))
     }
 
     async fn queue_size(&self, task_type: &str, domain: Option<&str>) -> Result<u64, ClientError> {

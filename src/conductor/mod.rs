@@ -145,6 +145,9 @@ pub trait ConductorApi: Send + Sync + 'static {
     /// `GET /tasks/{taskId}`: the task's status on the server, `None` when the server does not know it.
     fn task_status(&self, task_id: &str) -> impl Future<Output = Result<Option<String>, ClientError>> + Send;
 
+    /// `GET /tasks/{taskId}`: the task's stored `outputData`, `None` when the server does not know the task.
+    fn task_output(&self, task_id: &str) -> impl Future<Output = Result<Option<Value>, ClientError>> + Send;
+
     /// `GET /tasks/queue/size`: tasks waiting in a queue.
     fn queue_size(
         &self,

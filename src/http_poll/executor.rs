@@ -138,12 +138,15 @@ impl Executor {
             polls_made: 0,
             first_poll_at_ms: 0,
             next_poll_at_ms: 0,
+            saved_at_delivery: None,
         });
         if state.polls_made > 0 {
             delivery.metrics.resumed();
             logs.push(format!("Resumed after {} polls.", state.polls_made));
         }
         let response_timeout = Some(task.response_timeout_secs()).filter(|s| *s > 0).map(Duration::from_secs);
+        // A resumed task whose next poll is not due yet came back before its callback time.
+        let mut came_back_early = state.polls_made > 0;
         loop {
             let due_in = Duration::from_millis(state.next_poll_at_ms.saturating_sub(epoch_ms()));
             if !due_in.is_zero() {
@@ -154,6 +157,7 @@ impl Executor {
                     next_request_budget: request.timeout,
                     response_timeout,
                     shutting_down: delivery.stop_holding.is_cancelled(),
+                    came_back_early,
                 });
                 let parked = match choice {
                     Wait::Park { callback_after_secs } => Some(callback_after_secs),
@@ -163,11 +167,13 @@ impl Executor {
                     delivery.metrics.parked();
                     logs.push(format!("Parked for {callback_after_secs} s after {} polls.", state.polls_made));
                     let mut output = response_output(last_response, Some(state.polls_made));
+                    state.saved_at_delivery = Some(task.poll_count);
                     state.store(&mut output);
                     return Outcome { kind: OutcomeKind::Parked { callback_after_secs }, output, logs };
                 }
             }
 
+            came_back_early = false;
             // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
             let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
             let mut exchange = self.send(request, delivery, &key).await;

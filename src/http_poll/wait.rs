@@ -8,6 +8,10 @@
 //!   threshold, for waits a hold cannot fit into the response timeout, for every wait of a task without a
 //!   response timeout (conductor-oss 3.30+ gives tasks without a TaskDef none: a task held by a worker that dies
 //!   would never be recovered), and for every wait once shutdown began.
+//!
+//! A parked task can come back early: conductor-oss 3.21.x's SQLite queue hands out tasks up to about a second
+//! before `callbackAfterSeconds` is up. The rest of that wait is held (when it is short and fits the response
+//! timeout) rather than parked again: parking it would come back early again, in a loop of updates and polls.
 
 use std::time::Duration;
 
@@ -38,7 +42,12 @@ pub struct WaitInputs {
     pub response_timeout: Option<Duration>,
     /// Shutdown has begun: nothing new is held.
     pub shutting_down: bool,
+    /// This is the rest of a parked wait: the task came back before it was due.
+    pub came_back_early: bool,
 }
+
+/// The longest rest of a parked wait that is held instead of parked again (servers re-deliver up to ~1 s early).
+pub const EARLY_RETURN_HOLD_MAX: Duration = Duration::from_secs(2);
 
 /// Slack kept below the response timeout: the server checks it late, but our clock and its clock differ too.
 fn safety_margin(response_timeout: Duration) -> Duration {
@@ -48,7 +57,8 @@ fn safety_margin(response_timeout: Duration) -> Duration {
 /// Chooses hold or park.
 pub fn choose(inputs: WaitInputs) -> Wait {
     let park = Wait::Park { callback_after_secs: inputs.delay.as_secs_f64().ceil() as u64 };
-    if inputs.shutting_down || inputs.delay >= inputs.park_threshold {
+    let rest_of_a_park = inputs.came_back_early && inputs.delay <= EARLY_RETURN_HOLD_MAX;
+    if inputs.shutting_down || (inputs.delay >= inputs.park_threshold && !rest_of_a_park) {
         return park;
     }
     let Some(timeout) = inputs.response_timeout else {
@@ -73,7 +83,22 @@ mod tests {
             next_request_budget: Duration::from_secs(6),
             response_timeout: Some(Duration::from_secs(3600)),
             shutting_down: false,
+            came_back_early: false,
         }
+    }
+
+    #[test]
+    fn the_short_rest_of_a_parked_wait_is_held_not_parked_again() {
+        let early = |delay_ms| WaitInputs { park_threshold: Duration::ZERO, came_back_early: true, ..inputs(delay_ms) };
+        assert_eq!(choose(early(600)), Wait::Hold(Duration::from_millis(600)));
+        assert_eq!(choose(early(2_000)), Wait::Hold(Duration::from_secs(2)));
+        assert_eq!(choose(early(2_001)), Wait::Park { callback_after_secs: 3 }, "a long rest parks again");
+        let unprotected = WaitInputs { response_timeout: None, ..early(600) };
+        assert_eq!(choose(unprotected), Wait::Park { callback_after_secs: 1 }, "no response timeout: never hold");
+        let stopping = WaitInputs { shutting_down: true, ..early(600) };
+        assert_eq!(choose(stopping), Wait::Park { callback_after_secs: 1 });
+        let tight = WaitInputs { response_timeout: Some(Duration::from_secs(5)), ..early(600) };
+        assert_eq!(choose(tight), Wait::Park { callback_after_secs: 1 }, "the hold must fit the response timeout");
     }
 
     #[test]

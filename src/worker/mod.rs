@@ -10,12 +10,14 @@
 //! A delivered task is always answered: executed and reported, or, when it arrives during shutdown or without a
 //! free slot, handed back at once (IN_PROGRESS, `callbackAfterSeconds` 0, its `outputData` unchanged) so another
 //! worker can take it; an undecodable one is failed terminally; an execution that panics is reported FAILED.
-//! Nothing is left to Conductor's timeouts.
+//! Nothing is left to Conductor's timeouts. A re-delivered task whose saved state may be older than the server's
+//! resumes from the stored one ([`resume`]).
 
 pub mod backoff;
 pub mod outbox;
 mod poller;
 pub mod reporter;
+mod resume;
 pub mod slots;
 
 use std::sync::Arc;
@@ -169,6 +171,7 @@ impl<C: ConductorApi> Worker<C> {
     /// Executes a task, then each task the server assigns in reply to a terminal update, holding one slot.
     async fn execute_chain(self: Arc<Self>, mut task: Arc<Task>, slot: Slot, mut received_at: Instant) {
         loop {
+            task = resume::freshest(self.deps.api.as_ref(), task).await;
             let next = self.execute_one(&task, received_at).instrument(task_span(&self.config.name, &task)).await;
             match next {
                 Some(PolledTask::Task(next)) if !self.deps.shutdown.stop_polling.is_cancelled() => {

@@ -28,7 +28,7 @@ async fn parked_task_survives_a_killed_worker_and_is_invoked_once() {
                 {"name": poll_name, "taskReferenceName": "poll", "type": "SIMPLE", "inputParameters": {"http_request": {
                     "uri": format!("{}/${{workflow.input.requestId}}", api.base), "method": "GET",
                     "terminationCondition": "$.output.response.body.body.status == 'COMPLETED'",
-                    "pollingInterval": 2, "pollingStrategy": "FIXED"}}}
+                    "pollingInterval": 5, "pollingStrategy": "FIXED"}}}
             ]
         }))
         .await;
@@ -38,7 +38,9 @@ async fn parked_task_survives_a_killed_worker_and_is_invoked_once() {
     let request_id = unique("req");
     let id = conductor.start(&workflow_name, json!({"requestId": request_id})).await;
 
-    // Wait until the poll task is parked on the server after at least one poll, then kill the worker.
+    // Wait until the poll task is parked on the server after at least one poll, then kill the worker. The 5 s
+    // interval keeps the kill clear of the re-delivery, which 3.21.x's SQLite queue makes up to ~1 s early: a kill
+    // while the task is out to this worker would leave it to the response timeout (and retryCount 0 fails it).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let workflow = conductor.workflow(&id).await;
