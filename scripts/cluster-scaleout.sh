@@ -146,8 +146,9 @@ def sample_pg():
          "count(*) from pg_stat_activity where datname = 'conductor' and pid <> pg_backend_pid()")
     while not stop.is_set():
         try:
-            row = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-h", "127.0.0.1", "-p", env["PG_PORT"],
-                                  "-U", "conductor", "-d", "conductor", "-tAc", q], capture_output=True, text=True,
+            as_pg = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+            row = subprocess.run(as_pg + ["psql", "-h", "127.0.0.1", "-p", env["PG_PORT"], "-U", "conductor",
+                                          "-d", "conductor", "-tAc", q], capture_output=True, text=True,
                                  timeout=5).stdout.strip()
             pg_samples.append([int(x) for x in row.split("|")])
         except Exception:
@@ -177,6 +178,8 @@ window = t_seen - t0
 cpu = {g: (cpu1.get(g, 0) - cpu0.get(g, 0)) / window for g in set(cpu0) | set(cpu1)}
 busy = 1 - (m_idle1 - m_idle0) / max(1, m_total1 - m_total0)
 ncpu = os.cpu_count()
+# Whatever else ran on the machine meanwhile (not the cluster, not this driver): it skews the numbers.
+cpu["other processes"] = max(0.0, busy * ncpu - sum(cpu.values()))
 pg = [sum(s[k] for s in pg_samples) / max(1, len(pg_samples)) for k in range(5)]
 
 line = (f"| {n} | {count / drain:.1f} | {drain:.1f} | {count / start_secs:.1f} | "

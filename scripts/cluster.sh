@@ -2,7 +2,9 @@
 # A production-shaped Conductor cluster on one machine, for the cluster tests (tests/cluster) and the scale-out
 # benchmark: PostgreSQL on loopback (data in a temp dir) as conductor-oss's database, queue, index and execution
 # lock; two conductor-server nodes sharing it on different ports; N worker replicas spread over the two nodes;
-# optionally the example API.
+# optionally the example API. conductor-server 3.21.x cannot use PostgreSQL as its execution lock (see
+# node_db_args): their nodes share a Redis lock instead, which this script starts too (apt-get install redis-server
+# when missing).
 #
 #   scripts/cluster.sh up [--version V] [--replicas N] [--concurrency C] [--task-types A,B] [--release]
 #                         [--no-api] [--api-delay-ms MS] [--no-build]
@@ -62,6 +64,7 @@ write_env() {
     echo "CLUSTER_VERSION=$version"
     echo "CLUSTER_DATA=$data"
     echo "PG_PORT=$pg_port"
+    if needs_redis; then echo "REDIS_PORT=$redis_port"; fi
     for k in 1 2; do
       echo "NODE${k}_URL=http://127.0.0.1:$(cat "$data/node$k/server.port")/api"
       echo "NODE${k}_PID=$(cat "$data/node$k/server.pid" 2>/dev/null || true)"
@@ -142,6 +145,36 @@ pg_stop() {
   if alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
 }
 
+# --- Redis (the execution lock of 3.21.x nodes, see node_db_args) ---------------------------------------------------
+
+needs_redis() { case "$version" in 3.21.*) return 0 ;; *) return 1 ;; esac; }
+
+redis_start() {
+  local dir=$data/redis
+  mkdir -p "$dir"
+  if alive "$(cat "$dir/redis.pid" 2>/dev/null || true)"; then return 0; fi
+  if ! command -v redis-server >/dev/null; then
+    [ "$(id -u)" = 0 ] || die "redis-server not found and not root: apt-get install redis-server"
+    log "redis-server not found: apt-get install -y redis-server"
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+  fi
+  (cd "$dir" && exec setsid redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --dir "$dir" </dev/null >>"$dir/redis.log" 2>&1) &
+  echo $! >"$dir/redis.pid"
+  local deadline=$((SECONDS + 20))
+  until redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; do
+    [ $SECONDS -lt $deadline ] || die "Redis did not start; see $dir/redis.log"
+    sleep 0.1
+  done
+  log "Redis (execution lock) on 127.0.0.1:$redis_port"
+}
+
+redis_stop() {
+  local pid
+  pid=$(cat "$data/redis/redis.pid" 2>/dev/null || true)
+  if alive "$pid"; then kill "$pid" 2>/dev/null || true; fi
+}
+
 # --- conductor nodes ------------------------------------------------------------------------------------------------
 
 node_db_args() {
@@ -149,10 +182,25 @@ node_db_args() {
     "--spring.datasource.url=jdbc:postgresql://127.0.0.1:$pg_port/conductor"
     "--spring.datasource.username=conductor" "--spring.datasource.password="
     "--conductor.db.type=postgres" "--conductor.queue.type=postgres" "--conductor.indexing.type=postgres"
-    "--conductor.workflow-execution-lock.type=postgres" "--conductor.app.workflow-execution-lock-enabled=true"
   )
-  # 3.21.x ship conductor.indexing.enabled=false in their application.properties.
-  case "$version" in 3.21.*) args+=("--conductor.indexing.enabled=true") ;; esac
+  case "$version" in
+    # 3.21.x ship conductor.indexing.enabled=false and conductor.elasticsearch.version=7 in their
+    # application.properties: indexing must be switched on, and Elasticsearch off (version 0), or an ES7 index DAO
+    # is wired next to the PostgreSQL one and start-up fails connecting to Elasticsearch.
+    # Their PostgresLockDAO is not reentrant (conductor-oss/conductor#588, fixed by PR #1088): the sweeper takes the
+    # workflow lock and then decide() asks for it again, fails, and skips the decision, so nothing the sweeper does
+    # happens, e.g. a task held by a crashed worker is never timed out (the workflow stays RUNNING for ever). Without
+    # any lock, two nodes deciding one workflow at once lose updates (a workflow whose tasks all completed stays
+    # RUNNING, out of the decider queue). So 3.21.x nodes share a Redis execution lock (Redisson, reentrant).
+    3.21.*)
+      args+=("--conductor.indexing.enabled=true" "--conductor.elasticsearch.version=0"
+        "--conductor.workflow-execution-lock.type=redis" "--conductor.app.workflow-execution-lock-enabled=true"
+        "--conductor.redis-lock.serverType=SINGLE" "--conductor.redis-lock.serverAddress=redis://127.0.0.1:$redis_port")
+      ;;
+    *)
+      args+=("--conductor.workflow-execution-lock.type=postgres" "--conductor.app.workflow-execution-lock-enabled=true")
+      ;;
+  esac
   echo "${args[*]}"
 }
 
@@ -318,6 +366,7 @@ healthy() {
   load || return 1
   local k i
   [ -s "$data/pg/pg.pid" ] && alive "$(cat "$data/pg/pg.pid")" || return 1
+  if needs_redis; then alive "$(cat "$data/redis/redis.pid" 2>/dev/null || true)" || return 1; fi
   for k in 1 2; do
     curl -sf "http://127.0.0.1:$(cat "$data/node$k/server.port" 2>/dev/null)/health" >/dev/null 2>&1 || return 1
   done
@@ -372,7 +421,7 @@ cmd_up() {
   chmod 755 "$data"
   echo "$data" >"$state_dir/data_dir"
   version=$want_version replicas=$want_replicas api=$want_api api_delay_ms=$want_delay
-  concurrency=$want_concurrency task_types=$want_types release=$want_release pg_port=$(free_port)
+  concurrency=$want_concurrency task_types=$want_types release=$want_release pg_port=$(free_port) redis_port=$(free_port)
   cat >"$data/settings" <<EOF
 version=$version
 replicas=$replicas
@@ -382,12 +431,14 @@ concurrency=$concurrency
 task_types=$task_types
 release=$release
 pg_port=$pg_port
+redis_port=$redis_port
 EOF
   # A partial start is torn down: nothing is left running when `up` fails (die exits, so an EXIT trap).
   up_done=0
   trap 'rc=$?; if [ "$up_done" != 1 ]; then log "start-up failed: tearing down what was started"; cmd_down || true; fi; exit $rc' EXIT
   local started=$SECONDS
   pg_start
+  if needs_redis; then redis_start; fi
   # Node 1 first: it creates the schema (Flyway); two nodes migrating at once would race.
   free_port >"$data/node1.port.tmp"
   mkdir -p "$data/node1" "$data/node2"
@@ -406,6 +457,7 @@ EOF
 cmd_heal() {
   load || die "no cluster (scripts/cluster.sh up first)"
   if ! alive "$(cat "$data/pg/pg.pid" 2>/dev/null || true)"; then pg_start; fi
+  if needs_redis; then redis_start; fi
   local k i
   for k in 1 2; do
     if ! curl -sf "http://127.0.0.1:$(cat "$data/node$k/server.port")/health" >/dev/null 2>&1; then
@@ -457,6 +509,7 @@ cmd_down() {
   for k in 1 2; do
     if [ -d "$data/node$k" ]; then "$server_sh" stop "$data/node$k"; fi
   done
+  redis_stop
   pg_stop
   # Nothing may be left: anything still running in the data dir is killed and reported.
   local left
@@ -493,6 +546,12 @@ cmd_status() {
   pgpid=$(cat "$data/pg/pg.pid" 2>/dev/null || true)
   if alive "$pgpid"; then h=up; else h=DOWN; ok=1; fi
   printf '%-10s %-8s %-34s %s\n' postgres "$pgpid" "127.0.0.1:$pg_port" "$h"
+  if needs_redis; then
+    local rpid
+    rpid=$(cat "$data/redis/redis.pid" 2>/dev/null || true)
+    if alive "$rpid"; then h=up; else h=DOWN; ok=1; fi
+    printf '%-10s %-8s %-34s %s\n' redis "$rpid" "127.0.0.1:$redis_port" "$h (execution lock of 3.21.x nodes)"
+  fi
   for k in 1 2; do
     local port pid
     port=$(cat "$data/node$k/server.port" 2>/dev/null || true)

@@ -70,8 +70,9 @@ start() {
   )
   case "$version" in
     # 3.22+ ship ownerEmailMandatory=false in their application.properties; 3.21.x still require an ownerEmail on
-    # every workflow and task definition (the tutorial's workflow JSON has none).
-    3.21.*) args+=("--conductor.app.ownerEmailMandatory=false") ;;
+    # every workflow and task definition (the tutorial's workflow JSON has none). 3.21.x also load the kitchensink
+    # sample definitions at start-up (loadSample=true; 3.22+ do not); two nodes on one database would both try.
+    3.21.*) args+=("--conductor.app.ownerEmailMandatory=false" "--loadSample=false") ;;
   esac
   if [ -n "${CONDUCTOR_SERVER_DB_ARGS:-}" ]; then
     # Another database (scripts/cluster.sh: PostgreSQL): these flags replace the SQLite ones below.
