@@ -19,6 +19,7 @@ use super::strategy::with_jitter;
 use super::termination::{Decision, FailureKind, Observation, decide_poll, decide_single};
 use super::wait::{self, Wait, WaitInputs};
 use crate::clock::epoch_ms;
+use crate::condition::fast::FastCondition;
 use crate::condition::{ConditionError, ConditionEvaluator, Verdict};
 use crate::conductor::Task;
 use crate::metrics::TaskMetrics;
@@ -126,7 +127,12 @@ impl Executor {
         mut logs: ExecLog,
     ) -> Outcome {
         let condition: Arc<str> = polling.condition.as_str().into();
-        if let Err(error) = self.conditions.compile(condition.clone()).await {
+        // The common `$.a.b == 'x'` shape is answered natively wherever the answer is certain (else boa runs it);
+        // it is valid JavaScript by construction, so it needs no compile either.
+        let fast = FastCondition::parse(&polling.condition);
+        if fast.is_none()
+            && let Err(error) = self.conditions.compile(condition.clone()).await
+        {
             let kind = if error.is_script_fault() { FailureKind::ConditionError } else { FailureKind::Internal };
             return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
         }
@@ -176,8 +182,8 @@ impl Executor {
                 state.first_poll_at_ms = epoch_ms();
             }
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
-                let dollar = dollar(&task.input_data, response, state.polls_made);
-                *verdict = Some(self.evaluate(condition.clone(), dollar, delivery).await);
+                let output = poll_output(response, state.polls_made);
+                *verdict = Some(self.evaluate(&condition, fast, &task.input_data, output, delivery).await);
             }
             let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
@@ -218,14 +224,20 @@ impl Executor {
             .min(self.settings.max_poll_delay)
     }
 
+    /// Asks the fast path, else boa; either way it is one evaluation in the metrics, with its outcome and time.
     async fn evaluate(
         &self,
-        condition: Arc<str>,
-        dollar: Value,
+        condition: &Arc<str>,
+        fast: Option<FastCondition<'_>>,
+        input: &Value,
+        output: Value,
         delivery: &Delivery,
     ) -> Result<Verdict, ConditionError> {
         let started = Instant::now();
-        let result = self.conditions.evaluate(condition, dollar).await;
+        let result = match fast.and_then(|fast| fast.evaluate(dollar_member(input, &output, fast.root()))) {
+            Some(verdict) => Ok(verdict),
+            None => self.conditions.evaluate(condition.clone(), dollar_with(input, output)).await,
+        };
         let outcome = match &result {
             Ok(Verdict::Holds) => "true",
             Ok(Verdict::NotYet) => "false",
@@ -308,11 +320,28 @@ fn status_class(status: u16) -> &'static str {
 /// `$` for the condition: the task input's keys, plus `input` (the task input) and `output` (this poll's output:
 /// `response`, `pollCount`, and `status` = the status code, as some HTTP_POLL examples read `$.output.status`).
 pub fn dollar(input: &Value, response: &HttpResponse, polls_made: u32) -> Value {
+    dollar_with(input, poll_output(response, polls_made))
+}
+
+/// `$.output` of a poll.
+fn poll_output(response: &HttpResponse, polls_made: u32) -> Value {
+    json!({"response": response.to_json(), "pollCount": polls_made, "status": response.status})
+}
+
+fn dollar_with(input: &Value, output: Value) -> Value {
     let mut root = input.as_object().cloned().unwrap_or_default();
-    let output = json!({"response": response.to_json(), "pollCount": polls_made, "status": response.status});
     root.insert("input".into(), input.clone());
     root.insert("output".into(), output);
     Value::Object(root)
+}
+
+/// `$[name]` as [`dollar`] would build it, without building it.
+fn dollar_member<'a>(input: &'a Value, output: &'a Value, name: &str) -> Option<&'a Value> {
+    match name {
+        "input" => Some(input),
+        "output" => Some(output),
+        _ => input.as_object()?.get(name),
+    }
 }
 
 fn response_output(response: Option<Value>, polls: Option<u32>) -> Map<String, Value> {
@@ -337,5 +366,29 @@ fn describe_exchange(request: &RequestSpec, exchange: &Exchange, what: &str) -> 
         ),
         (None, Observation::NoResponse(error)) => format!("{what}: {error}"),
         (None, _) => format!("{what}: {target}: no response"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollar_member_reads_what_dollar_holds() {
+        let response = HttpResponse {
+            status: 200,
+            reason: "OK".into(),
+            headers: Map::new(),
+            body: json!({"state": "DONE"}),
+            elapsed: Duration::ZERO,
+        };
+        let inputs =
+            [json!({"a": 1, "input": "shadowed", "output": "shadowed"}), json!([1]), json!("text"), json!(null)];
+        for input in inputs {
+            let (output, whole) = (poll_output(&response, 2), dollar(&input, &response, 2));
+            for name in ["a", "input", "output", "missing", "0"] {
+                assert_eq!(dollar_member(&input, &output, name), whole.get(name), "{input} {name}");
+            }
+        }
     }
 }
