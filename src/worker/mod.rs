@@ -18,10 +18,12 @@ mod poller;
 pub mod reporter;
 pub mod slots;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -208,18 +210,7 @@ impl<C: ConductorApi> Worker<C> {
             metrics: self.metrics.clone(),
             task_id: task.task_id.clone(),
         };
-        let (executor, owned) = (self.deps.executor.clone(), task.clone());
-        // A separate task, so that a panic is caught and reported instead of losing the task.
-        let execution = tokio::spawn(async move { executor.execute(&owned, &delivery).await }.in_current_span());
-        let outcome = match execution.await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                self.deps.metrics.panicked();
-                tracing::error!(error = %error, "Execution panicked; reporting the task as FAILED.");
-                let reason = "the worker failed while executing this task (panic); see the worker's logs";
-                Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
-            }
-        };
+        let outcome = isolated(self.deps.executor.execute(task, &delivery), &self.deps.metrics).await;
         let failure = match &outcome.kind {
             OutcomeKind::Failed { kind, .. } => Some(kind.name()),
             _ => None,
@@ -294,6 +285,25 @@ impl<C: ConductorApi> Worker<C> {
     }
 }
 
+/// Runs an execution, turning a panic into a FAILED outcome (reported instead of losing the task). Caught in place
+/// rather than in a task of its own: one spawn per execution, and no second future kept alive while a task holds.
+async fn isolated(execution: impl Future<Output = Outcome>, metrics: &Metrics) -> Outcome {
+    match AssertUnwindSafe(execution).catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            metrics.panicked();
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(panic = %message, "Execution panicked; reporting the task as FAILED.");
+            let reason = "the worker failed while executing this task (panic); see the worker's logs";
+            Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
+        }
+    }
+}
+
 fn task_span(task_type: &str, task: &Task) -> tracing::Span {
     tracing::info_span!("task", task_type = %task_type, task_id = %task.task_id, workflow_id = %task.workflow_instance_id)
 }
@@ -303,5 +313,40 @@ fn log_outcome(kind: &OutcomeKind) {
         OutcomeKind::Completed => tracing::info!("Task completed."),
         OutcomeKind::Parked { callback_after_secs } => tracing::debug!(callback_after_secs, "Task parked."),
         OutcomeKind::Failed { terminal, reason, .. } => tracing::info!(terminal, reason = %reason, "Task failed."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::registry::Registry;
+
+    #[tokio::test]
+    async fn a_panicking_execution_becomes_a_failed_outcome_and_is_counted() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry, Vec::new());
+        let fine =
+            isolated(async { Outcome::failed(FailureKind::InvalidInput, true, "x", ExecLog::default()) }, &metrics);
+        assert!(matches!(fine.await.kind, OutcomeKind::Failed { kind: FailureKind::InvalidInput, .. }));
+        for message in [String::from("boom"), String::from("formatted 42")] {
+            let outcome = isolated(
+                async move {
+                    tokio::task::yield_now().await;
+                    if message == "boom" { panic!("boom") } else { panic!("formatted {}", 42) }
+                },
+                &metrics,
+            )
+            .await;
+            assert_eq!(
+                outcome.kind,
+                OutcomeKind::Failed {
+                    terminal: false,
+                    reason: "the worker failed while executing this task (panic); see the worker's logs".into(),
+                    kind: FailureKind::Internal,
+                }
+            );
+        }
+        let text = crate::metrics::encode(&registry);
+        assert!(text.contains("thread_uncaught_exceptions_total{exception=\"Panic\"} 2"), "{text}");
     }
 }
