@@ -108,7 +108,7 @@ impl Executor {
     }
 
     async fn single_call(&self, request: &RequestSpec, delivery: &Delivery, mut logs: ExecLog) -> Outcome {
-        let exchange = self.send(request, delivery, &delivery.task_id).await;
+        let exchange = Box::pin(self.send(request, delivery, &delivery.task_id)).await;
         logs.push(describe_exchange(request, &exchange, "call"));
         let output = response_output(exchange.response.as_ref().map(HttpResponse::to_json), None);
         let kind = match decide_single(&exchange.observation) {
@@ -131,7 +131,7 @@ impl Executor {
         // it is valid JavaScript by construction, so it needs no compile either.
         let fast = FastCondition::parse(&polling.condition);
         if fast.is_none()
-            && let Err(error) = self.conditions.compile(condition.clone()).await
+            && let Err(error) = Box::pin(self.conditions.compile(condition.clone())).await
         {
             let kind = if error.is_script_fault() { FailureKind::ConditionError } else { FailureKind::Internal };
             return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
@@ -176,14 +176,14 @@ impl Executor {
 
             // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
             let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
-            let mut exchange = self.send(request, delivery, &key).await;
+            let mut exchange = Box::pin(self.send(request, delivery, &key)).await;
             state.polls_made += 1;
             if state.first_poll_at_ms == 0 {
                 state.first_poll_at_ms = epoch_ms();
             }
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
                 let output = poll_output(response, state.polls_made);
-                *verdict = Some(self.evaluate(&condition, fast, &task.input_data, output, delivery).await);
+                *verdict = Some(Box::pin(self.evaluate(&condition, fast, &task.input_data, output, delivery)).await);
             }
             let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));

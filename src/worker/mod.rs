@@ -220,7 +220,8 @@ impl<C: ConductorApi> Worker<C> {
         let result = EncodedResult::new(&outcome.into_task_result(task, &self.config.worker_id, epoch_ms()));
         let chain = !self.deps.shutdown.stop_polling.is_cancelled();
         let deadline = self.update_deadline(task, received_at);
-        match self.deps.reporter.report(result, &self.config.worker_id, chain, &self.metrics, deadline).await {
+        match Box::pin(self.deps.reporter.report(result, &self.config.worker_id, chain, &self.metrics, deadline)).await
+        {
             ReportOutcome::Delivered(next) => next,
             _ => None,
         }
