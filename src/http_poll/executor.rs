@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::host_limits::HostLimits;
+use super::last_response::LastResponse;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
@@ -137,7 +138,8 @@ impl Executor {
             return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
         }
         let restored = PollState::restore(&task.task_id, &task.output_data);
-        let mut last_response = restored.as_ref().and_then(|_| task.output_data.get("response").cloned());
+        // Kept compact while the task holds; the output is built from the newest response seen.
+        let mut last_response = restored.as_ref().and_then(|_| task.output_data.get("response")).map(LastResponse::new);
         let mut state = restored.unwrap_or_else(|| PollState {
             version: STATE_VERSION,
             task_id: task.task_id.clone(),
@@ -168,7 +170,8 @@ impl Executor {
                 if let Some(callback_after_secs) = parked {
                     delivery.metrics.parked();
                     logs.push(format!("Parked for {callback_after_secs} s after {} polls.", state.polls_made));
-                    let mut output = response_output(last_response, Some(state.polls_made));
+                    let mut output =
+                        response_output(last_response.map(LastResponse::into_value), Some(state.polls_made));
                     state.store(&mut output);
                     return Outcome { kind: OutcomeKind::Parked { callback_after_secs }, output, logs };
                 }
@@ -188,20 +191,22 @@ impl Executor {
             let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
             let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));
-            last_response = exchange.response.as_ref().map(HttpResponse::to_json).or(last_response);
+            let newest = |last: Option<LastResponse>| {
+                exchange.response.as_ref().map(HttpResponse::to_json).or_else(|| last.map(LastResponse::into_value))
+            };
             let whole_task = Duration::from_millis(epoch_ms().saturating_sub(state.first_poll_at_ms));
             match decision {
                 Decision::Complete => {
                     delivery.metrics.http_poll_finished("COMPLETED", whole_task);
                     logs.push(line + "; terminationCondition holds.");
-                    let output = response_output(last_response, Some(state.polls_made));
+                    let output = response_output(newest(last_response), Some(state.polls_made));
                     return Outcome { kind: OutcomeKind::Completed, output, logs };
                 }
                 Decision::Fail { terminal, reason, kind } => {
                     let status = if terminal { "FAILED_WITH_TERMINAL_ERROR" } else { "FAILED" };
                     delivery.metrics.http_poll_finished(status, whole_task);
                     logs.push(line);
-                    let output = response_output(last_response, Some(state.polls_made));
+                    let output = response_output(newest(last_response), Some(state.polls_made));
                     return Outcome { kind: OutcomeKind::Failed { terminal, reason, kind }, output, logs };
                 }
                 Decision::PollAgain => {
@@ -212,6 +217,9 @@ impl Executor {
                     line.push_str(&format!("; next poll in {:.3} s.", delay.as_secs_f64()));
                     logs.push(line);
                     state.next_poll_at_ms = epoch_ms() + delay.as_millis() as u64;
+                    if let Some(response) = &exchange.response {
+                        last_response = Some(LastResponse::new(&response.to_json()));
+                    }
                 }
             }
         }
