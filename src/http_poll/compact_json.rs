@@ -1,16 +1,16 @@
-//! Pure: the last response an HTTP_POLL task saw, kept compact while the task holds between polls.
+//! Pure: JSON an HTTP_POLL task keeps while it holds between polls (its input, its last response), kept compact.
 //!
-//! Why: a `serde_json::Value` tree of a response (status, reason, headers, body) costs ~2 KiB, every JSON object
-//! being a B-tree node; its JSON text costs a fraction of that, and with 100,000 tasks held it is the difference
-//! that matters. The text is parsed again only to build the task's output. serde_json parses floats best-effort
-//! (without its `float_roundtrip` feature), so a response holding a float is kept as a tree: the output is always
-//! exactly the response that was seen.
+//! Why: a `serde_json::Value` tree costs ~0.6 KiB per JSON object (each is a B-tree node), so a response with its
+//! headers costs ~2 KiB and a task input ~1 KiB; their JSON text costs a fraction of that, and with 100,000 tasks
+//! held it is the difference that matters. The text is parsed again when the value is needed (`$` for a condition
+//! that reads it, the task's output). serde_json parses floats best-effort (without its `float_roundtrip` feature),
+//! so a value holding a float is kept as a tree: what comes back is always exactly what was kept.
 
 use serde_json::Value;
 
-/// A response's `to_json()`, as compact as it can be kept exactly.
+/// A JSON value, as compact as it can be kept exactly.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LastResponse(Kept);
+pub struct CompactJson(Kept);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Kept {
@@ -18,23 +18,31 @@ enum Kept {
     Tree(Box<Value>),
 }
 
-impl LastResponse {
-    /// Keeps `response` (the output's `response` object).
-    pub fn new(response: &Value) -> Self {
-        if !has_float(response)
-            && let Ok(text) = serde_json::to_string(response)
+impl CompactJson {
+    /// Keeps `value`.
+    pub fn new(value: &Value) -> Self {
+        if !has_float(value)
+            && let Ok(text) = serde_json::to_string(value)
         {
             return Self(Kept::Text(text.into_boxed_str()));
         }
-        Self(Kept::Tree(Box::new(response.clone())))
+        Self(Kept::Tree(Box::new(value.clone())))
     }
 
-    /// The response as it was given to [`LastResponse::new`].
+    /// The value as it was given to [`CompactJson::new`].
+    pub fn to_value(&self) -> Value {
+        match &self.0 {
+            // Text written by serde_json from a Value without floats parses back to the same Value.
+            Kept::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            Kept::Tree(tree) => (**tree).clone(),
+        }
+    }
+
+    /// [`CompactJson::to_value`], consuming it.
     pub fn into_value(self) -> Value {
         match self.0 {
-            // Text written by serde_json from a Value without floats parses back to the same Value.
-            Kept::Text(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
             Kept::Tree(tree) => *tree,
+            text => Self(text).to_value(),
         }
     }
 }
@@ -63,15 +71,17 @@ mod tests {
             json!("text"),
         ];
         for value in cases {
-            assert_eq!(LastResponse::new(&value).into_value(), value);
+            let kept = CompactJson::new(&value);
+            assert_eq!(kept.to_value(), value);
+            assert_eq!(kept.into_value(), value);
         }
     }
 
     #[test]
     fn keeps_text_unless_a_float_is_inside() {
-        let text = LastResponse::new(&json!({"body": {"a": [1, {"b": "x"}]}}));
+        let text = CompactJson::new(&json!({"body": {"a": [1, {"b": "x"}]}}));
         assert!(matches!(text.0, Kept::Text(_)));
-        let tree = LastResponse::new(&json!({"body": {"a": [1, {"b": 0.5}]}}));
+        let tree = CompactJson::new(&json!({"body": {"a": [1, {"b": 0.5}]}}));
         assert!(matches!(tree.0, Kept::Tree(_)));
     }
 }

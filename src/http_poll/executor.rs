@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::compact_json::CompactJson;
 use super::host_limits::HostLimits;
-use super::last_response::LastResponse;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
@@ -75,6 +75,31 @@ pub struct Executor {
     settings: ExecutorSettings,
 }
 
+/// What an HTTP_POLL execution keeps from its task, compactly: the input (for `$`), and for a parked task its saved
+/// state and last response.
+struct PollStart<'a> {
+    task: &'a Task,
+    input: CompactJson,
+    /// The newest response seen; the output is built from it.
+    last_response: Option<CompactJson>,
+    state: PollState,
+}
+
+impl<'a> PollStart<'a> {
+    fn new(task: &'a Task, input: &Value, saved_output: &Value) -> Self {
+        let restored = PollState::restore(&task.task_id, saved_output);
+        let last_response = restored.as_ref().and_then(|_| saved_output.get("response")).map(CompactJson::new);
+        let state = restored.unwrap_or_else(|| PollState {
+            version: STATE_VERSION,
+            task_id: task.task_id.clone(),
+            polls_made: 0,
+            first_poll_at_ms: 0,
+            next_poll_at_ms: 0,
+        });
+        Self { task, input: CompactJson::new(input), last_response, state }
+    }
+}
+
 /// One request's result: the observation for the decision and the response for the output.
 struct Exchange {
     observation: Observation,
@@ -87,16 +112,25 @@ impl Executor {
         Self { invoker, conditions, settings }
     }
 
-    /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`.
-    pub async fn execute(&self, task: &Task, delivery: &Delivery) -> Outcome {
+    /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`. The task's
+    /// `inputData` and `outputData` are taken out of it (kept compactly, or dropped, while the task holds).
+    pub async fn execute(&self, task: &mut Task, delivery: &Delivery) -> Outcome {
         let logs = ExecLog::default();
-        let spec = match spec::parse(&task.input_data, &self.settings.spec_defaults) {
+        let (input, saved_output) = (std::mem::take(&mut task.input_data), std::mem::take(&mut task.output_data));
+        let spec = match spec::parse(&input, &self.settings.spec_defaults) {
             Ok(spec) => spec,
             Err(error) => return Outcome::failed(FailureKind::InvalidInput, true, error.to_string(), logs),
         };
         let mut outcome = match &spec.polling {
-            None => self.single_call(&spec.request, delivery, logs).await,
-            Some(polling) => self.poll(task, &spec.request, polling, delivery, logs).await,
+            None => {
+                drop((input, saved_output));
+                Box::pin(self.single_call(&spec.request, delivery, logs)).await
+            }
+            Some(polling) => {
+                let start = PollStart::new(task, &input, &saved_output);
+                drop((input, saved_output));
+                Box::pin(self.poll(start, &spec.request, polling, delivery, logs)).await
+            }
         };
         if let Err(size) = fit_output(&mut outcome.output, self.settings.max_output_bytes) {
             let max = self.settings.max_output_bytes;
@@ -121,7 +155,7 @@ impl Executor {
 
     async fn poll(
         &self,
-        task: &Task,
+        start: PollStart<'_>,
         request: &RequestSpec,
         polling: &PollingSpec,
         delivery: &Delivery,
@@ -137,16 +171,7 @@ impl Executor {
             let kind = if error.is_script_fault() { FailureKind::ConditionError } else { FailureKind::Internal };
             return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
         }
-        let restored = PollState::restore(&task.task_id, &task.output_data);
-        // Kept compact while the task holds; the output is built from the newest response seen.
-        let mut last_response = restored.as_ref().and_then(|_| task.output_data.get("response")).map(LastResponse::new);
-        let mut state = restored.unwrap_or_else(|| PollState {
-            version: STATE_VERSION,
-            task_id: task.task_id.clone(),
-            polls_made: 0,
-            first_poll_at_ms: 0,
-            next_poll_at_ms: 0,
-        });
+        let PollStart { task, input, mut last_response, mut state } = start;
         if state.polls_made > 0 {
             delivery.metrics.resumed();
             logs.push(format!("Resumed after {} polls.", state.polls_made));
@@ -171,7 +196,7 @@ impl Executor {
                     delivery.metrics.parked();
                     logs.push(format!("Parked for {callback_after_secs} s after {} polls.", state.polls_made));
                     let mut output =
-                        response_output(last_response.map(LastResponse::into_value), Some(state.polls_made));
+                        response_output(last_response.map(CompactJson::into_value), Some(state.polls_made));
                     state.store(&mut output);
                     return Outcome { kind: OutcomeKind::Parked { callback_after_secs }, output, logs };
                 }
@@ -186,13 +211,13 @@ impl Executor {
             }
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
                 let output = poll_output(response, state.polls_made);
-                *verdict = Some(Box::pin(self.evaluate(&condition, fast, &task.input_data, output, delivery)).await);
+                *verdict = Some(Box::pin(self.evaluate(&condition, fast, &input, output, delivery)).await);
             }
             let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
             let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));
-            let newest = |last: Option<LastResponse>| {
-                exchange.response.as_ref().map(HttpResponse::to_json).or_else(|| last.map(LastResponse::into_value))
+            let newest = |last: Option<CompactJson>| {
+                exchange.response.as_ref().map(HttpResponse::to_json).or_else(|| last.map(CompactJson::into_value))
             };
             let whole_task = Duration::from_millis(epoch_ms().saturating_sub(state.first_poll_at_ms));
             match decision {
@@ -218,7 +243,7 @@ impl Executor {
                     logs.push(line);
                     state.next_poll_at_ms = epoch_ms() + delay.as_millis() as u64;
                     if let Some(response) = &exchange.response {
-                        last_response = Some(LastResponse::new(&response.to_json()));
+                        last_response = Some(CompactJson::new(&response.to_json()));
                     }
                 }
             }
@@ -237,14 +262,21 @@ impl Executor {
         &self,
         condition: &Arc<str>,
         fast: Option<FastCondition<'_>>,
-        input: &Value,
+        input: &CompactJson,
         output: Value,
         delivery: &Delivery,
     ) -> Result<Verdict, ConditionError> {
         let started = Instant::now();
-        let result = match fast.and_then(|fast| fast.evaluate(dollar_member(input, &output, fast.root()))) {
+        // `$.output...` needs no input; anything else reads it again.
+        let mut input_value = None;
+        let mut input = || input_value.get_or_insert_with(|| input.to_value()).clone();
+        let answer = fast.and_then(|fast| match fast.root() {
+            "output" => fast.evaluate(Some(&output)),
+            root => fast.evaluate(dollar_member(&input(), &output, root)),
+        });
+        let result = match answer {
             Some(verdict) => Ok(verdict),
-            None => self.conditions.evaluate(condition.clone(), dollar_with(input, output)).await,
+            None => self.conditions.evaluate(condition.clone(), dollar_with(&input(), output)).await,
         };
         let outcome = match &result {
             Ok(Verdict::Holds) => "true",

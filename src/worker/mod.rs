@@ -151,7 +151,7 @@ impl<C: ConductorApi> Worker<C> {
     /// Starts the execution of one delivered task on the shutdown tracker.
     fn dispatch(self: &Arc<Self>, polled: PolledTask, slot: Option<Slot>, received_at: Instant) {
         let task = match polled {
-            PolledTask::Task(task) => Arc::<Task>::from(task),
+            PolledTask::Task(task) => task,
             PolledTask::Undecodable { task_id, workflow_instance_id, error } => {
                 return self.fail_undecodable(task_id, workflow_instance_id, error);
             }
@@ -169,12 +169,13 @@ impl<C: ConductorApi> Worker<C> {
     }
 
     /// Executes a task, then each task the server assigns in reply to a terminal update, holding one slot.
-    async fn execute_chain(self: Arc<Self>, mut task: Arc<Task>, slot: Slot, mut received_at: Instant) {
+    async fn execute_chain(self: Arc<Self>, mut task: Box<Task>, slot: Slot, mut received_at: Instant) {
         loop {
-            let next = self.execute_one(&task, received_at).instrument(task_span(&self.config.name, &task)).await;
+            let span = task_span(&self.config.name, &task);
+            let next = self.execute_one(&mut task, received_at).instrument(span).await;
             match next {
                 Some(PolledTask::Task(next)) if !self.deps.shutdown.stop_polling.is_cancelled() => {
-                    task = Arc::from(next);
+                    task = next;
                     received_at = Instant::now();
                 }
                 Some(other) => {
@@ -188,7 +189,7 @@ impl<C: ConductorApi> Worker<C> {
     }
 
     /// Executes and reports one task; returns the next task if the server assigned one.
-    async fn execute_one(&self, task: &Arc<Task>, received_at: Instant) -> Option<PolledTask> {
+    async fn execute_one(&self, task: &mut Task, received_at: Instant) -> Option<PolledTask> {
         self.metrics.execution_started();
         tracing::debug!(poll_count = task.poll_count, "Task received.");
         if task.response_timeout_secs() == 0
@@ -288,8 +289,12 @@ impl<C: ConductorApi> Worker<C> {
 
 /// Runs an execution, turning a panic into a FAILED outcome (reported instead of losing the task). Caught in place
 /// rather than in a task of its own: one spawn per execution, and no second future kept alive while a task holds.
-async fn isolated(execution: impl Future<Output = Outcome>, metrics: &Metrics) -> Outcome {
-    match AssertUnwindSafe(execution).catch_unwind().await {
+/// Not an `async fn`: that would keep room for `execution` twice (as its argument and inside `catch_unwind`).
+fn isolated<'a>(
+    execution: impl Future<Output = Outcome> + 'a,
+    metrics: &'a Metrics,
+) -> impl Future<Output = Outcome> + 'a {
+    AssertUnwindSafe(execution).catch_unwind().map(move |result| match result {
         Ok(outcome) => outcome,
         Err(panic) => {
             metrics.panicked();
@@ -302,7 +307,7 @@ async fn isolated(execution: impl Future<Output = Outcome>, metrics: &Metrics) -
             let reason = "the worker failed while executing this task (panic); see the worker's logs";
             Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
         }
-    }
+    })
 }
 
 fn task_span(task_type: &str, task: &Task) -> tracing::Span {
