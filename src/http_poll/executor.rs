@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::compact_json::CompactJson;
 use super::host_limits::HostLimits;
@@ -23,6 +24,7 @@ use crate::clock::epoch_ms;
 use crate::condition::fast::FastCondition;
 use crate::condition::{ConditionError, ConditionEvaluator, Verdict};
 use crate::conductor::Task;
+use crate::logging::{SpanSlot, task_span};
 use crate::metrics::TaskMetrics;
 
 /// Process-wide execution settings (from configuration).
@@ -53,7 +55,7 @@ impl Default for ExecutorSettings {
 }
 
 /// Per-delivery context from the worker.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Delivery {
     /// When the poll returned this task.
     pub received_at: Instant,
@@ -65,6 +67,10 @@ pub struct Delivery {
     pub metrics: TaskMetrics,
     /// The task's id (the idempotency key of its requests).
     pub task_id: String,
+    /// The task type (a field of the task's span).
+    pub task_type: Arc<str>,
+    /// The task's span, let go while the task holds.
+    pub span: SpanSlot,
 }
 
 /// Executes tasks; cheap to share.
@@ -190,7 +196,13 @@ impl Executor {
                 });
                 let parked = match choice {
                     Wait::Park { callback_after_secs } => Some(callback_after_secs),
-                    Wait::Hold(delay) => hold(delay, &state, delivery).await,
+                    Wait::Hold(delay) => {
+                        delivery.span.release();
+                        let parked = hold(delay, &state, delivery).await;
+                        let (task_type, task_id) = (&delivery.task_type, &delivery.task_id);
+                        delivery.span.restore(|| task_span(task_type, task_id, &task.workflow_instance_id));
+                        parked
+                    }
                 };
                 if let Some(callback_after_secs) = parked {
                     delivery.metrics.parked();
@@ -204,7 +216,8 @@ impl Executor {
 
             // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
             let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
-            let mut exchange = Box::pin(self.send(request, delivery, &key)).await;
+            // Instrumented itself: the span may have been made again after a hold within this same poll of the task.
+            let mut exchange = Box::pin(self.send(request, delivery, &key).instrument(delivery.span.current())).await;
             state.polls_made += 1;
             if state.first_poll_at_ms == 0 {
                 state.first_poll_at_ms = epoch_ms();

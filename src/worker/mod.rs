@@ -36,6 +36,7 @@ use crate::health::Health;
 use crate::http_poll::outcome::ExecLog;
 use crate::http_poll::termination::FailureKind;
 use crate::http_poll::{Delivery, Executor, Outcome, OutcomeKind};
+use crate::logging::{SpanSlot, in_slot, task_span};
 use crate::metrics::{Metrics, TaskMetrics};
 use crate::shutdown::Shutdown;
 use reporter::{ReportOutcome, Reporter};
@@ -89,6 +90,8 @@ pub struct Worker<C> {
     /// Whether the "task without timeouts" warning was logged already.
     warned_unprotected: AtomicBool,
     metrics: TaskMetrics,
+    /// `config.name`, shared with each execution (a field of the task's span).
+    type_name: Arc<str>,
     deps: Arc<WorkerDeps<C>>,
 }
 
@@ -121,7 +124,9 @@ impl<C: ConductorApi> Worker<C> {
         let metrics = deps.metrics.task_type(&config.name);
         let slots = Slots::new(config.concurrency, deps.global_slots.clone(), metrics.clone());
         let paused = AtomicBool::new(config.paused);
-        Arc::new(Self { config, slots, paused, warned_unprotected: AtomicBool::new(false), metrics, deps })
+        let type_name = Arc::from(config.name.as_str());
+        let warned_unprotected = AtomicBool::new(false);
+        Arc::new(Self { config, slots, paused, warned_unprotected, metrics, type_name, deps })
     }
 
     /// Polls until shutdown begins (and reads the queue depth meanwhile). Executions it started keep running on
@@ -162,7 +167,7 @@ impl<C: ConductorApi> Worker<C> {
                 self.deps.shutdown.executions.spawn(async move { worker.execute_chain(task, slot, received_at).await });
             }
             _ => {
-                let span = task_span(&self.config.name, &task);
+                let span = task_span(&self.config.name, &task.task_id, &task.workflow_instance_id);
                 self.deps.shutdown.executions.spawn(async move { worker.hand_back(&task).await }.instrument(span));
             }
         }
@@ -171,8 +176,7 @@ impl<C: ConductorApi> Worker<C> {
     /// Executes a task, then each task the server assigns in reply to a terminal update, holding one slot.
     async fn execute_chain(self: Arc<Self>, mut task: Box<Task>, slot: Slot, mut received_at: Instant) {
         loop {
-            let span = task_span(&self.config.name, &task);
-            let next = self.execute_one(&mut task, received_at).instrument(span).await;
+            let next = self.execute_one(&mut task, received_at).await;
             match next {
                 Some(PolledTask::Task(next)) if !self.deps.shutdown.stop_polling.is_cancelled() => {
                     task = next;
@@ -190,6 +194,20 @@ impl<C: ConductorApi> Worker<C> {
 
     /// Executes and reports one task; returns the next task if the server assigned one.
     async fn execute_one(&self, task: &mut Task, received_at: Instant) -> Option<PolledTask> {
+        let delivery = Delivery {
+            received_at,
+            park_threshold: self.config.park_threshold,
+            stop_holding: self.deps.shutdown.stop_holding.clone(),
+            metrics: self.metrics.clone(),
+            task_id: task.task_id.clone(),
+            task_type: self.type_name.clone(),
+            span: SpanSlot::new(task_span(&self.config.name, &task.task_id, &task.workflow_instance_id)),
+        };
+        in_slot(self.execute_and_report(task, &delivery), &delivery.span).await
+    }
+
+    async fn execute_and_report(&self, task: &mut Task, delivery: &Delivery) -> Option<PolledTask> {
+        let received_at = delivery.received_at;
         self.metrics.execution_started();
         tracing::debug!(poll_count = task.poll_count, "Task received.");
         if task.response_timeout_secs() == 0
@@ -204,14 +222,7 @@ impl<C: ConductorApi> Worker<C> {
             );
         }
         let started = Instant::now();
-        let delivery = Delivery {
-            received_at,
-            park_threshold: self.config.park_threshold,
-            stop_holding: self.deps.shutdown.stop_holding.clone(),
-            metrics: self.metrics.clone(),
-            task_id: task.task_id.clone(),
-        };
-        let outcome = isolated(self.deps.executor.execute(task, &delivery), &self.deps.metrics).await;
+        let outcome = isolated(self.deps.executor.execute(task, delivery), &self.deps.metrics).await;
         let failure = match &outcome.kind {
             OutcomeKind::Failed { kind, .. } => Some(kind.name()),
             _ => None,
@@ -308,10 +319,6 @@ fn isolated<'a>(
             Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
         }
     })
-}
-
-fn task_span(task_type: &str, task: &Task) -> tracing::Span {
-    tracing::info_span!("task", task_type = %task_type, task_id = %task.task_id, workflow_id = %task.workflow_instance_id)
 }
 
 fn log_outcome(kind: &OutcomeKind) {
