@@ -1,6 +1,8 @@
 //! IO: executes one delivered task to an [`Outcome`]: parse the input, compile the condition, send the request
 //! (once, or on every poll), ask the condition, and wait between polls by holding or parking. It never panics on
-//! task input and never reports a success it did not see. Metrics are recorded as it goes.
+//! task input and never reports a success it did not see. Metrics are recorded as it goes. A task holding between
+//! polls keeps little: its spec, its input and last response as JSON text ([`compact_json`](super::compact_json)),
+//! its poll state and log, no tracing span; thousands can hold at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -280,16 +282,18 @@ impl Executor {
         delivery: &Delivery,
     ) -> Result<Verdict, ConditionError> {
         let started = Instant::now();
-        // `$.output...` needs no input; anything else reads it again.
-        let mut input_value = None;
-        let mut input = || input_value.get_or_insert_with(|| input.to_value()).clone();
+        // `$.output...` needs no input; anything else reads it again (once).
+        let mut input_value: Option<Value> = None;
         let answer = fast.and_then(|fast| match fast.root() {
             "output" => fast.evaluate(Some(&output)),
-            root => fast.evaluate(dollar_member(&input(), &output, root)),
+            root => fast.evaluate(dollar_member(input_value.insert(input.to_value()), &output, root)),
         });
         let result = match answer {
             Some(verdict) => Ok(verdict),
-            None => self.conditions.evaluate(condition.clone(), dollar_with(&input(), output)).await,
+            None => {
+                let dollar = dollar_with(&input_value.unwrap_or_else(|| input.to_value()), output);
+                self.conditions.evaluate(condition.clone(), dollar).await
+            }
         };
         let outcome = match &result {
             Ok(Verdict::Holds) => "true",

@@ -206,6 +206,7 @@ impl<C: ConductorApi> Worker<C> {
         in_slot(self.execute_and_report(task, &delivery), &delivery.span).await
     }
 
+    /// [`Self::execute_one`] inside the task's span.
     async fn execute_and_report(&self, task: &mut Task, delivery: &Delivery) -> Option<PolledTask> {
         let received_at = delivery.received_at;
         self.metrics.execution_started();
