@@ -121,7 +121,8 @@ pub async fn run_reporting(
     );
     let grace_ends = tokio::time::Instant::now() + config.shutdown_grace;
     shutdown.begin();
-    while pollers.join_next().await.is_some() {}
+    // A poll in flight may still bring tasks (handed back at once); it is waited for until the grace period ends.
+    let _ = tokio::time::timeout_at(grace_ends, async { while pollers.join_next().await.is_some() {} }).await;
     let drained = shutdown.drain(config.shutdown_grace).await;
     if !drained {
         tracing::warn!(still_running = shutdown.executions.len(), "Grace period over with executions still running.");

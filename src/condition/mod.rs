@@ -14,11 +14,15 @@
 //! conditions keep their latency. The cap counts the evaluating thread's CPU time ([`cpu_time`]), checked when the
 //! wall clock passes it: time spent queued or waiting for a CPU (a throttled container) never fails a condition.
 //!
+//! The commonest shape, `$.a.b == 'literal'`, is answered natively by [`fast`] where the answer is certain to equal
+//! boa's (the executor asks it first), saving the trip to an evaluator thread and the conversion of `$`.
+//!
 //! Owns: compiling, caching, evaluating and classifying conditions. Does not own: building `$` (the executor does)
 //! or what a verdict means for the task (`http_poll::termination`).
 
 mod cpu_time;
 mod engine;
+pub mod fast;
 mod pool;
 pub mod verdict;
 

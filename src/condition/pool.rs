@@ -19,8 +19,10 @@ use super::{Answer, ConditionError, Job, Limits};
 
 /// How long past the cap a busy thread is given before it counts as stuck.
 pub const STUCK_GRACE: Duration = Duration::from_millis(20);
-/// How often the watchdog looks.
+/// How often the watchdog looks while an evaluation runs.
 const WATCH_EVERY: Duration = Duration::from_millis(5);
+/// How often it looks while none runs (capped at the stuck threshold, see [`Pool::watch`]).
+const IDLE_WATCH_EVERY: Duration = Duration::from_millis(50);
 /// Abandoned threads allowed at once.
 pub const MAX_ABANDONED: usize = 8;
 
@@ -69,6 +71,10 @@ impl Slot {
             Some(cpu) => cpu.saturating_sub(self.cpu_at_start_ms.load(Ordering::Relaxed)) > limit_ms,
             None => true,
         }
+    }
+
+    fn busy(&self) -> bool {
+        self.busy_since_ms.load(Ordering::Relaxed) != 0
     }
 
     pub(super) fn end_job(&self, answer: Answer) {
@@ -149,15 +155,21 @@ impl Pool {
     }
 
     /// Replaces threads stuck past the cap until the job queue closes.
+    ///
+    /// While no evaluation runs it wakes rarely (idle CPU): a job that starts during an idle sleep has run for less
+    /// than that sleep at the next wake, and the idle sleep is at most the stuck threshold, so the job cannot be
+    /// stuck yet; from then on it is watched every [`WATCH_EVERY`], and a stuck thread is found as early as before.
     fn watch(self: Arc<Self>) {
-        let stuck_after = (self.limits.timeout + STUCK_GRACE).as_millis() as u64;
+        let stuck_threshold = self.limits.timeout + STUCK_GRACE;
+        let (stuck_after, idle_every) = (stuck_threshold.as_millis() as u64, stuck_threshold.min(IDLE_WATCH_EVERY));
+        let mut busy = false;
         while !self.jobs.is_closed() {
-            std::thread::sleep(WATCH_EVERY);
+            std::thread::sleep(if busy { WATCH_EVERY } else { idle_every });
             let now = self.now_ms();
             let stuck: Vec<Arc<Slot>> = {
                 let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-                let (stuck, live): (Vec<_>, Vec<_>) = slots.drain(..).partition(|slot| slot.stuck(now, stuck_after));
-                *slots = live;
+                let stuck: Vec<_> = slots.extract_if(.., |slot| slot.stuck(now, stuck_after)).collect();
+                busy = !stuck.is_empty() || slots.iter().any(|slot| slot.busy());
                 stuck
             };
             for slot in stuck {
@@ -181,5 +193,51 @@ impl Pool {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The watchdog sleeps longer while idle; a job that starts then is still answered for at the cap plus grace.
+    #[test]
+    fn a_job_stuck_after_an_idle_spell_is_answered_for_as_soon_as_any_other() {
+        let limits = Limits { timeout: Duration::from_millis(50), ..Limits::default() };
+        let (jobs, receiver) = async_channel::bounded::<Job>(1);
+        let pool = Arc::new(Pool {
+            epoch: tokio::time::Instant::now(),
+            limits,
+            jobs: receiver,
+            slots: Mutex::new(Vec::new()),
+            abandoned_now: AtomicUsize::new(0),
+            spawned: AtomicUsize::new(0),
+        });
+        let watched = pool.clone();
+        let watchdog = std::thread::spawn(move || watched.watch());
+        for idle in [Duration::from_millis(200), Duration::from_millis(37), Duration::from_millis(3)] {
+            std::thread::sleep(idle);
+            // A slot without a thread: its CPU time is unknown, so the wall clock alone decides that it is stuck.
+            let slot = Arc::new(Slot::default());
+            pool.slots.lock().unwrap().push(slot.clone());
+            let (reply, mut answer) = oneshot::channel();
+            let started = tokio::time::Instant::now();
+            slot.start_job(pool.now_ms(), reply);
+            let answer = loop {
+                match answer.try_recv() {
+                    Ok(answer) => break answer,
+                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            };
+            let took = started.elapsed();
+            assert_eq!(answer, Err(ConditionError::Timeout(limits.timeout)));
+            let due = limits.timeout + STUCK_GRACE;
+            assert!(
+                took >= due && took <= due + WATCH_EVERY + Duration::from_millis(25),
+                "after {idle:?} idle: {took:?}"
+            );
+        }
+        drop(jobs);
+        watchdog.join().unwrap();
     }
 }

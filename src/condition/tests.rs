@@ -105,3 +105,42 @@ async fn many_concurrent_evaluations_all_get_their_own_answer() {
         assert_eq!(verdict, Ok(if n % 2 == 0 { Verdict::Holds } else { Verdict::NotYet }), "{n}");
     }
 }
+
+/// Wherever the fast path answers, boa gives the same verdict (and both parse the same conditions as valid).
+#[tokio::test]
+async fn fast_path_agrees_with_boa_wherever_it_answers() {
+    let evaluator = evaluator();
+    let conditions = [
+        "$.output.body.state == 'DONE'",
+        "$.output.body.state === 'DONE'",
+        "$.output.body.state != 'DONE'",
+        "  $.output.body.state\n!== \"DONE\" ;",
+        "$.input.kind == 'x'",
+        "$.kind == 'x'",
+        "$.output.body.n === '5'",
+        "$.output.body.n == '5'",
+        "$.output.body.constructor == 'x'",
+    ];
+    let dollars = [
+        json!({"kind": "x", "input": {"kind": "y"}, "output": {"body": {"state": "DONE", "n": 5}}}),
+        json!({"kind": null, "input": {}, "output": {"body": {"state": "RUNNING", "n": "5", "constructor": "x"}}}),
+        json!({"input": {"kind": "x"}, "output": {"body": {"state": null, "n": [5]}}}),
+        json!({"input": [], "output": {"body": {"state": 5, "n": true}}}),
+        json!({"output": {"body": {"state": ["DONE"]}}}),
+        json!({"output": {"body": {"state": {"a": 1}}}}),
+        json!({"output": {"body": {}}}),
+        json!({"output": {"body": "text"}}),
+        json!({"output": {}}),
+    ];
+    let mut answered = 0;
+    for source in conditions {
+        let fast = fast::FastCondition::parse(source).unwrap_or_else(|| panic!("{source:?} should parse"));
+        evaluator.compile(source.into()).await.unwrap();
+        for dollar in &dollars {
+            let Some(verdict) = fast.evaluate(dollar.get(fast.root())) else { continue };
+            answered += 1;
+            assert_eq!(evaluator.evaluate(source.into(), dollar.clone()).await, Ok(verdict), "{source:?} on {dollar}");
+        }
+    }
+    assert!(answered >= 25, "the cases exercise the fast path: {answered}");
+}

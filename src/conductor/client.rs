@@ -1,10 +1,11 @@
 //! [`HttpConductor`]: the reqwest implementation of [`ConductorApi`] against conductor-oss and Orkes REST.
 //!
-//! One pooled `reqwest::Client` serves every call. Each call has a deadline (the long-poll wait plus
-//! `request_timeout` for polls, `request_timeout` otherwise), carries `X-Authorization` when Orkes credentials are
-//! configured (see [`super::auth`]), is replayed once after a refresh when the token is rejected, and is measured
-//! in `http_api_client_request_seconds` by path template. Error bodies are truncated before they are kept; URLs
-//! and tokens never reach error text.
+//! One pooled `reqwest::Client` serves every call. Each call has a deadline: `request_timeout`, and for a batch poll
+//! its long-poll wait plus at least [`MIN_POLL_SLACK`], because a poll abandoned while the server is still answering
+//! it loses the tasks the server took for it. Each carries `X-Authorization` when Orkes credentials are configured
+//! (see [`super::auth`]), is replayed once after a refresh when the token is rejected, and is measured in
+//! `http_api_client_request_seconds` by path template. Error bodies are truncated before they are kept; URLs and
+//! tokens never reach error text.
 //!
 //! `update-v2` is used until the server shows it lacks the endpoint (405, or a 404 that `POST /tasks` does not
 //! repeat); from then on every update goes to `POST /tasks`.
@@ -24,6 +25,12 @@ use super::auth::{AuthError, TokenCache, TokenReply, is_token_rejection};
 use super::{ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, decode_poll_batch, decode_single_task};
 use crate::health::Health;
 use crate::metrics::Metrics;
+
+/// Least time a batch poll is given beyond its long-poll wait (more when `request_timeout` is longer). The server
+/// takes tasks off the queue for a poll before it answers, and a task it took for a poll the client gave up on is
+/// lost until its `responseTimeoutSeconds`: a busy server (a SQLite lock may wait 15 s) must never outlast the
+/// client. Polling stops waiting for it at shutdown's grace period anyway.
+pub const MIN_POLL_SLACK: Duration = Duration::from_secs(60);
 
 /// Longest error body kept in a [`ClientError::Status`].
 const MAX_ERROR_BODY_CHARS: usize = 512;
@@ -212,7 +219,7 @@ impl ConductorApi for HttpConductor {
                 query.append_pair("domain", domain);
             }
         }
-        let timeout = request.timeout + self.request_timeout;
+        let timeout = request.timeout + self.request_timeout.max(MIN_POLL_SLACK);
         let reply = self.call(Method::GET, "/tasks/poll/batch/{taskType}", &url, timeout, |builder| builder).await?;
         if reply.status == StatusCode::NO_CONTENT {
             return Ok(Vec::new());
@@ -295,4 +302,42 @@ fn method_name(method: &Method) -> &'static str {
 /// reqwest's error text, without the URL (which can carry query parameters).
 fn transport_error(error: reqwest::Error) -> ClientError {
     ClientError::Transport(error.without_url().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::registry::Registry;
+
+    /// A batch poll outlives `request_timeout` (the server may still be handing it tasks); other calls do not.
+    #[tokio::test]
+    async fn a_slow_batch_poll_is_not_abandoned_at_the_request_timeout() {
+        let router = axum::Router::new()
+            .route(
+                "/api/tasks/poll/batch/{task_type}",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_millis(600)).await;
+                    r#"[{"taskId":"t","workflowInstanceId":"w"}]"#
+                }),
+            )
+            .route(
+                "/api/tasks/{task_id}",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_millis(600)).await;
+                    r#"{"status":"IN_PROGRESS"}"#
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = Url::parse(&format!("http://{}/api", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let metrics = Arc::new(Metrics::register(&mut Registry::default(), Vec::new()));
+        let health = Arc::new(Health::new(metrics.clone()));
+        let token = TokenCache::new(None, Duration::from_secs(60));
+        let conductor = HttpConductor::new(Client::new(), base, Duration::from_millis(200), token, metrics, health);
+        let request = PollRequest { task_type: "t", domain: None, worker_id: "me", count: 1, timeout: Duration::ZERO };
+        let tasks = conductor.poll_batch(request).await.expect("the poll waits for the server");
+        assert!(matches!(&tasks[..], [PolledTask::Task(task)] if task.task_id == "t"));
+        let status = conductor.task_status("t").await;
+        assert!(matches!(status, Err(ClientError::Transport(_))), "other calls keep request_timeout: {status:?}");
+    }
 }

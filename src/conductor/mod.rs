@@ -1,18 +1,18 @@
 //! The seam to the Conductor server: the [`ConductorApi`] trait every worker talks through, its error type, and the
-//! pure decoding of a batch-poll body. [`client::HttpConductor`] is the real implementation; tests substitute fakes.
+//! pure decoding of polled tasks ([`decode`]). [`client::HttpConductor`] is the real implementation; tests substitute fakes.
 //!
 //! Owns: what a poll and an update mean on the wire. Does not own: retry policy (the worker's reporter and poller
 //! decide what to do with a [`ClientError`]).
 
 pub mod auth;
 pub mod client;
+mod decode;
 pub mod model;
 
 use std::future::Future;
 use std::time::Duration;
 
-use serde_json::Value;
-
+pub use decode::{decode_poll_batch, decode_single_task};
 pub use model::{Task, TaskExecLog, TaskResult, TaskResultStatus};
 
 /// One batch poll: `GET /tasks/poll/batch/{task_type}?workerid&count&timeout[&domain]`.
@@ -146,7 +146,8 @@ pub trait ConductorApi: Send + Sync + 'static {
     fn task_status(&self, task_id: &str) -> impl Future<Output = Result<Option<String>, ClientError>> + Send;
 
     /// `GET /tasks/{taskId}`: the task's stored `outputData`, `None` when the server does not know the task.
-    fn task_output(&self, task_id: &str) -> impl Future<Output = Result<Option<Value>, ClientError>> + Send;
+    fn task_output(&self, task_id: &str)
+    -> impl Future<Output = Result<Option<serde_json::Value>, ClientError>> + Send;
 
     /// `GET /tasks/queue/size`: tasks waiting in a queue.
     fn queue_size(
@@ -154,40 +155,6 @@ pub trait ConductorApi: Send + Sync + 'static {
         task_type: &str,
         domain: Option<&str>,
     ) -> impl Future<Output = Result<u64, ClientError>> + Send;
-}
-
-/// Decodes a batch-poll body: a JSON array of tasks, each decoded on its own so one odd task cannot lose the batch.
-pub fn decode_poll_batch(body: &[u8]) -> Result<Vec<PolledTask>, ClientError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Vec::new());
-    }
-    let items: Vec<Value> = serde_json::from_slice(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-    Ok(items.into_iter().map(decode_task).collect())
-}
-
-/// Decodes the body of a single-task reply (update-v2): a task object, or nothing.
-pub fn decode_single_task(body: &[u8]) -> Result<Option<PolledTask>, ClientError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let item: Value = serde_json::from_slice(body).map_err(|e| ClientError::Decode(e.to_string()))?;
-    Ok((!item.is_null()).then(|| decode_task(item)))
-}
-
-fn decode_task(item: Value) -> PolledTask {
-    let field = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let (task_id, workflow_instance_id) = (field("taskId"), field("workflowInstanceId"));
-    match serde_json::from_value::<Task>(item) {
-        Ok(task) if !task.task_id.is_empty() && !task.workflow_instance_id.is_empty() => {
-            PolledTask::Task(Box::new(task))
-        }
-        Ok(_) => PolledTask::Undecodable {
-            task_id,
-            workflow_instance_id,
-            error: "taskId or workflowInstanceId missing".into(),
-        },
-        Err(e) => PolledTask::Undecodable { task_id, workflow_instance_id, error: e.to_string() },
-    }
 }
 
 #[cfg(test)]

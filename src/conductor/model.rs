@@ -16,11 +16,11 @@ pub struct Task {
     /// The workflow this task belongs to; required in updates.
     pub workflow_instance_id: String,
     /// The queue the task was polled from (the workflow task's `type` for custom types such as `HTTP_POLL`).
-    pub task_type: String,
+    pub task_type: UnreadString,
     /// The workflow task's `name` (= TaskDef name).
-    pub task_def_name: String,
+    pub task_def_name: UnreadString,
     /// The task's reference name in its workflow.
-    pub reference_task_name: String,
+    pub reference_task_name: UnreadString,
     /// Resolved task input; an object for every task the server creates.
     pub input_data: Value,
     /// The output stored by the previous update of this task id: where park mode keeps its state.
@@ -33,13 +33,34 @@ pub struct Task {
     /// [`Task::response_timeout_secs`]).
     pub response_timeout_seconds: u64,
     /// The domain the task was polled from, if any.
-    pub domain: Option<String>,
+    pub domain: Option<UnreadString>,
     /// When the task was first polled, epoch milliseconds (kept across callbacks).
     pub start_time: u64,
     /// The TaskDef as copied into the task (some servers).
     pub task_definition: Option<TaskDefTimeouts>,
     /// The workflow task, whose embedded `taskDefinition` conductor-oss fills for custom types.
     pub workflow_task: Option<WorkflowTaskRef>,
+}
+
+/// A string field the worker does not read. Decoding still requires a string, as it did when the value was kept (a
+/// task with, say, a numeric `taskType` stays undecodable), but nothing is kept: every held task carries its `Task`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnreadString;
+
+impl<'de> Deserialize<'de> for UnreadString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Checker;
+        impl serde::de::Visitor<'_> for Checker {
+            type Value = UnreadString;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string") // as for String, so that error messages stay the same
+            }
+            fn visit_str<E>(self, _: &str) -> Result<UnreadString, E> {
+                Ok(UnreadString)
+            }
+        }
+        deserializer.deserialize_string(Checker)
+    }
 }
 
 /// The part of an embedded workflow task the worker reads.
@@ -196,6 +217,18 @@ mod tests {
         }))
         .unwrap();
         assert_eq!((task.task_id.as_str(), task.poll_count, task.domain), ("t", 2, None));
+        for (field, value) in [("taskType", json!(5)), ("taskDefName", json!([])), ("domain", json!(1))] {
+            let error = serde_json::from_value::<Task>(json!({ field: value })).unwrap_err().to_string();
+            assert!(error.starts_with("invalid type") && error.ends_with("expected a string"), "{field}: {error}");
+        }
+        for value in [json!(5), json!(null), json!([]), json!({}), json!(true), json!("x\u{e9}")] {
+            let as_string = serde_json::from_value::<String>(value.clone()).map(drop).map_err(|e| e.to_string());
+            let unread = serde_json::from_value::<UnreadString>(value.clone()).map(drop).map_err(|e| e.to_string());
+            assert_eq!(unread, as_string, "{value}");
+            let text = value.to_string();
+            let as_string = serde_json::from_str::<String>(&text).map(drop).map_err(|e| e.to_string());
+            assert_eq!(serde_json::from_str::<UnreadString>(&text).map(drop).map_err(|e| e.to_string()), as_string);
+        }
         assert_eq!(task.output_data, json!({"k": 1}));
     }
 

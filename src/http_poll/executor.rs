@@ -1,6 +1,8 @@
 //! IO: executes one delivered task to an [`Outcome`]: parse the input, compile the condition, send the request
 //! (once, or on every poll), ask the condition, and wait between polls by holding or parking. It never panics on
-//! task input and never reports a success it did not see. Metrics are recorded as it goes.
+//! task input and never reports a success it did not see. Metrics are recorded as it goes. A task holding between
+//! polls keeps little: its spec, its input and last response as JSON text ([`compact_json`](super::compact_json)),
+//! its poll state and log, no tracing span; thousands can hold at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +10,9 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use super::compact_json::CompactJson;
 use super::host_limits::HostLimits;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
@@ -19,8 +23,10 @@ use super::strategy::with_jitter;
 use super::termination::{Decision, FailureKind, Observation, decide_poll, decide_single};
 use super::wait::{self, Wait, WaitInputs};
 use crate::clock::epoch_ms;
+use crate::condition::fast::FastCondition;
 use crate::condition::{ConditionError, ConditionEvaluator, Verdict};
 use crate::conductor::Task;
+use crate::logging::{SpanSlot, task_span};
 use crate::metrics::TaskMetrics;
 
 /// Process-wide execution settings (from configuration).
@@ -51,7 +57,7 @@ impl Default for ExecutorSettings {
 }
 
 /// Per-delivery context from the worker.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Delivery {
     /// When the poll returned this task.
     pub received_at: Instant,
@@ -63,6 +69,10 @@ pub struct Delivery {
     pub metrics: TaskMetrics,
     /// The task's id (the idempotency key of its requests).
     pub task_id: String,
+    /// The task type (a field of the task's span).
+    pub task_type: Arc<str>,
+    /// The task's span, let go while the task holds.
+    pub span: SpanSlot,
 }
 
 /// Executes tasks; cheap to share.
@@ -71,6 +81,32 @@ pub struct Executor {
     invoker: HttpInvoker,
     conditions: ConditionEvaluator,
     settings: ExecutorSettings,
+}
+
+/// What an HTTP_POLL execution keeps from its task, compactly: the input (for `$`), and for a parked task its saved
+/// state and last response.
+struct PollStart<'a> {
+    task: &'a Task,
+    input: CompactJson,
+    /// The newest response seen; the output is built from it.
+    last_response: Option<CompactJson>,
+    state: PollState,
+}
+
+impl<'a> PollStart<'a> {
+    fn new(task: &'a Task, input: &Value, saved_output: &Value) -> Self {
+        let restored = PollState::restore(&task.task_id, saved_output);
+        let last_response = restored.as_ref().and_then(|_| saved_output.get("response")).map(CompactJson::new);
+        let state = restored.unwrap_or_else(|| PollState {
+            version: STATE_VERSION,
+            task_id: task.task_id.clone(),
+            polls_made: 0,
+            first_poll_at_ms: 0,
+            next_poll_at_ms: 0,
+            saved_at_delivery: None,
+        });
+        Self { task, input: CompactJson::new(input), last_response, state }
+    }
 }
 
 /// One request's result: the observation for the decision and the response for the output.
@@ -85,16 +121,25 @@ impl Executor {
         Self { invoker, conditions, settings }
     }
 
-    /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`.
-    pub async fn execute(&self, task: &Task, delivery: &Delivery) -> Outcome {
+    /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`. The task's
+    /// `inputData` and `outputData` are taken out of it (kept compactly, or dropped, while the task holds).
+    pub async fn execute(&self, task: &mut Task, delivery: &Delivery) -> Outcome {
         let logs = ExecLog::default();
-        let spec = match spec::parse(&task.input_data, &self.settings.spec_defaults) {
+        let (input, saved_output) = (std::mem::take(&mut task.input_data), std::mem::take(&mut task.output_data));
+        let spec = match spec::parse(&input, &self.settings.spec_defaults) {
             Ok(spec) => spec,
             Err(error) => return Outcome::failed(FailureKind::InvalidInput, true, error.to_string(), logs),
         };
         let mut outcome = match &spec.polling {
-            None => self.single_call(&spec.request, delivery, logs).await,
-            Some(polling) => self.poll(task, &spec.request, polling, delivery, logs).await,
+            None => {
+                drop((input, saved_output));
+                Box::pin(self.single_call(&spec.request, delivery, logs)).await
+            }
+            Some(polling) => {
+                let start = PollStart::new(task, &input, &saved_output);
+                drop((input, saved_output));
+                Box::pin(self.poll(start, &spec.request, polling, delivery, logs)).await
+            }
         };
         if let Err(size) = fit_output(&mut outcome.output, self.settings.max_output_bytes) {
             let max = self.settings.max_output_bytes;
@@ -107,7 +152,7 @@ impl Executor {
     }
 
     async fn single_call(&self, request: &RequestSpec, delivery: &Delivery, mut logs: ExecLog) -> Outcome {
-        let exchange = self.send(request, delivery, &delivery.task_id).await;
+        let exchange = Box::pin(self.send(request, delivery, &delivery.task_id)).await;
         logs.push(describe_exchange(request, &exchange, "call"));
         let output = response_output(exchange.response.as_ref().map(HttpResponse::to_json), None);
         let kind = match decide_single(&exchange.observation) {
@@ -119,27 +164,23 @@ impl Executor {
 
     async fn poll(
         &self,
-        task: &Task,
+        start: PollStart<'_>,
         request: &RequestSpec,
         polling: &PollingSpec,
         delivery: &Delivery,
         mut logs: ExecLog,
     ) -> Outcome {
         let condition: Arc<str> = polling.condition.as_str().into();
-        if let Err(error) = self.conditions.compile(condition.clone()).await {
+        // The common `$.a.b == 'x'` shape is answered natively wherever the answer is certain (else boa runs it);
+        // it is valid JavaScript by construction, so it needs no compile either.
+        let fast = FastCondition::parse(&polling.condition);
+        if fast.is_none()
+            && let Err(error) = Box::pin(self.conditions.compile(condition.clone())).await
+        {
             let kind = if error.is_script_fault() { FailureKind::ConditionError } else { FailureKind::Internal };
             return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
         }
-        let restored = PollState::restore(&task.task_id, &task.output_data);
-        let mut last_response = restored.as_ref().and_then(|_| task.output_data.get("response").cloned());
-        let mut state = restored.unwrap_or_else(|| PollState {
-            version: STATE_VERSION,
-            task_id: task.task_id.clone(),
-            polls_made: 0,
-            first_poll_at_ms: 0,
-            next_poll_at_ms: 0,
-            saved_at_delivery: None,
-        });
+        let PollStart { task, input, mut last_response, mut state } = start;
         if state.polls_made > 0 {
             delivery.metrics.resumed();
             logs.push(format!("Resumed after {} polls.", state.polls_made));
@@ -161,12 +202,19 @@ impl Executor {
                 });
                 let parked = match choice {
                     Wait::Park { callback_after_secs } => Some(callback_after_secs),
-                    Wait::Hold(delay) => hold(delay, &state, delivery).await,
+                    Wait::Hold(delay) => {
+                        delivery.span.release();
+                        let parked = hold(delay, &state, delivery).await;
+                        let (task_type, task_id) = (&delivery.task_type, &delivery.task_id);
+                        delivery.span.restore(|| task_span(task_type, task_id, &task.workflow_instance_id));
+                        parked
+                    }
                 };
                 if let Some(callback_after_secs) = parked {
                     delivery.metrics.parked();
                     logs.push(format!("Parked for {callback_after_secs} s after {} polls.", state.polls_made));
-                    let mut output = response_output(last_response, Some(state.polls_made));
+                    let mut output =
+                        response_output(last_response.map(CompactJson::into_value), Some(state.polls_made));
                     state.saved_at_delivery = Some(task.poll_count);
                     state.store(&mut output);
                     return Outcome { kind: OutcomeKind::Parked { callback_after_secs }, output, logs };
@@ -176,32 +224,35 @@ impl Executor {
             came_back_early = false;
             // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
             let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
-            let mut exchange = self.send(request, delivery, &key).await;
+            // Instrumented itself: the span may have been made again after a hold within this same poll of the task.
+            let mut exchange = Box::pin(self.send(request, delivery, &key).instrument(delivery.span.current())).await;
             state.polls_made += 1;
             if state.first_poll_at_ms == 0 {
                 state.first_poll_at_ms = epoch_ms();
             }
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
-                let dollar = dollar(&task.input_data, response, state.polls_made);
-                *verdict = Some(self.evaluate(condition.clone(), dollar, delivery).await);
+                let output = poll_output(response, state.polls_made);
+                *verdict = Some(Box::pin(self.evaluate(&condition, fast, &input, output, delivery)).await);
             }
             let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
             let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));
-            last_response = exchange.response.as_ref().map(HttpResponse::to_json).or(last_response);
+            let newest = |last: Option<CompactJson>| {
+                exchange.response.as_ref().map(HttpResponse::to_json).or_else(|| last.map(CompactJson::into_value))
+            };
             let whole_task = Duration::from_millis(epoch_ms().saturating_sub(state.first_poll_at_ms));
             match decision {
                 Decision::Complete => {
                     delivery.metrics.http_poll_finished("COMPLETED", whole_task);
                     logs.push(line + "; terminationCondition holds.");
-                    let output = response_output(last_response, Some(state.polls_made));
+                    let output = response_output(newest(last_response), Some(state.polls_made));
                     return Outcome { kind: OutcomeKind::Completed, output, logs };
                 }
                 Decision::Fail { terminal, reason, kind } => {
                     let status = if terminal { "FAILED_WITH_TERMINAL_ERROR" } else { "FAILED" };
                     delivery.metrics.http_poll_finished(status, whole_task);
                     logs.push(line);
-                    let output = response_output(last_response, Some(state.polls_made));
+                    let output = response_output(newest(last_response), Some(state.polls_made));
                     return Outcome { kind: OutcomeKind::Failed { terminal, reason, kind }, output, logs };
                 }
                 Decision::PollAgain => {
@@ -212,6 +263,9 @@ impl Executor {
                     line.push_str(&format!("; next poll in {:.3} s.", delay.as_secs_f64()));
                     logs.push(line);
                     state.next_poll_at_ms = epoch_ms() + delay.as_millis() as u64;
+                    if let Some(response) = &exchange.response {
+                        last_response = Some(CompactJson::new(&response.to_json()));
+                    }
                 }
             }
         }
@@ -224,14 +278,29 @@ impl Executor {
             .min(self.settings.max_poll_delay)
     }
 
+    /// Asks the fast path, else boa; either way it is one evaluation in the metrics, with its outcome and time.
     async fn evaluate(
         &self,
-        condition: Arc<str>,
-        dollar: Value,
+        condition: &Arc<str>,
+        fast: Option<FastCondition<'_>>,
+        input: &CompactJson,
+        output: Value,
         delivery: &Delivery,
     ) -> Result<Verdict, ConditionError> {
         let started = Instant::now();
-        let result = self.conditions.evaluate(condition, dollar).await;
+        // `$.output...` needs no input; anything else reads it again (once).
+        let mut input_value: Option<Value> = None;
+        let answer = fast.and_then(|fast| match fast.root() {
+            "output" => fast.evaluate(Some(&output)),
+            root => fast.evaluate(dollar_member(input_value.insert(input.to_value()), &output, root)),
+        });
+        let result = match answer {
+            Some(verdict) => Ok(verdict),
+            None => {
+                let dollar = dollar_with(&input_value.unwrap_or_else(|| input.to_value()), output);
+                self.conditions.evaluate(condition.clone(), dollar).await
+            }
+        };
         let outcome = match &result {
             Ok(Verdict::Holds) => "true",
             Ok(Verdict::NotYet) => "false",
@@ -314,11 +383,28 @@ fn status_class(status: u16) -> &'static str {
 /// `$` for the condition: the task input's keys, plus `input` (the task input) and `output` (this poll's output:
 /// `response`, `pollCount`, and `status` = the status code, as some HTTP_POLL examples read `$.output.status`).
 pub fn dollar(input: &Value, response: &HttpResponse, polls_made: u32) -> Value {
+    dollar_with(input, poll_output(response, polls_made))
+}
+
+/// `$.output` of a poll.
+fn poll_output(response: &HttpResponse, polls_made: u32) -> Value {
+    json!({"response": response.to_json(), "pollCount": polls_made, "status": response.status})
+}
+
+fn dollar_with(input: &Value, output: Value) -> Value {
     let mut root = input.as_object().cloned().unwrap_or_default();
-    let output = json!({"response": response.to_json(), "pollCount": polls_made, "status": response.status});
     root.insert("input".into(), input.clone());
     root.insert("output".into(), output);
     Value::Object(root)
+}
+
+/// `$[name]` as [`dollar`] would build it, without building it.
+fn dollar_member<'a>(input: &'a Value, output: &'a Value, name: &str) -> Option<&'a Value> {
+    match name {
+        "input" => Some(input),
+        "output" => Some(output),
+        _ => input.as_object()?.get(name),
+    }
 }
 
 fn response_output(response: Option<Value>, polls: Option<u32>) -> Map<String, Value> {
@@ -343,5 +429,29 @@ fn describe_exchange(request: &RequestSpec, exchange: &Exchange, what: &str) -> 
         ),
         (None, Observation::NoResponse(error)) => format!("{what}: {error}"),
         (None, _) => format!("{what}: {target}: no response"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dollar_member_reads_what_dollar_holds() {
+        let response = HttpResponse {
+            status: 200,
+            reason: "OK".into(),
+            headers: Map::new(),
+            body: json!({"state": "DONE"}),
+            elapsed: Duration::ZERO,
+        };
+        let inputs =
+            [json!({"a": 1, "input": "shadowed", "output": "shadowed"}), json!([1]), json!("text"), json!(null)];
+        for input in inputs {
+            let (output, whole) = (poll_output(&response, 2), dollar(&input, &response, 2));
+            for name in ["a", "input", "output", "missing", "0"] {
+                assert_eq!(dollar_member(&input, &output, name), whole.get(name), "{input} {name}");
+            }
+        }
     }
 }

@@ -8,9 +8,20 @@ use std::time::Duration;
 use super::Metrics;
 use super::labels::*;
 
-/// Metric handles for one task type.
+/// Metric handles for one task type; cheap to clone (one `Arc`: every execution holds a clone).
 #[derive(Debug, Clone)]
-pub struct TaskMetrics {
+pub struct TaskMetrics(std::sync::Arc<Handles>);
+
+impl std::ops::Deref for TaskMetrics {
+    type Target = Handles;
+    fn deref(&self) -> &Handles {
+        &self.0
+    }
+}
+
+/// The handles themselves.
+#[derive(Debug)]
+pub struct Handles {
     name: String,
     all: std::sync::Arc<Metrics>,
     task_poll: Counter,
@@ -38,7 +49,7 @@ impl Metrics {
     pub fn task_type(self: &std::sync::Arc<Self>, name: &str) -> TaskMetrics {
         self.create_series(name);
         let label = TaskType { taskType: name.to_owned() };
-        TaskMetrics {
+        TaskMetrics(std::sync::Arc::new(Handles {
             task_poll: self.task_poll.get_or_create_owned(&label),
             started: self.task_execution_started.get_or_create_owned(&label),
             queue_full: self.task_execution_queue_full.get_or_create_owned(&label),
@@ -57,7 +68,7 @@ impl Metrics {
             updates_pending: self.updates_pending.get_or_create_owned(&label),
             name: name.to_owned(),
             all: self.clone(),
-        }
+        }))
     }
 }
 

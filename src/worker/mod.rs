@@ -20,10 +20,12 @@ pub mod reporter;
 mod resume;
 pub mod slots;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -36,6 +38,7 @@ use crate::health::Health;
 use crate::http_poll::outcome::ExecLog;
 use crate::http_poll::termination::FailureKind;
 use crate::http_poll::{Delivery, Executor, Outcome, OutcomeKind};
+use crate::logging::{SpanSlot, in_slot, task_span};
 use crate::metrics::{Metrics, TaskMetrics};
 use crate::shutdown::Shutdown;
 use reporter::{ReportOutcome, Reporter};
@@ -89,6 +92,8 @@ pub struct Worker<C> {
     /// Whether the "task without timeouts" warning was logged already.
     warned_unprotected: AtomicBool,
     metrics: TaskMetrics,
+    /// `config.name`, shared with each execution (a field of the task's span).
+    type_name: Arc<str>,
     deps: Arc<WorkerDeps<C>>,
 }
 
@@ -121,7 +126,9 @@ impl<C: ConductorApi> Worker<C> {
         let metrics = deps.metrics.task_type(&config.name);
         let slots = Slots::new(config.concurrency, deps.global_slots.clone(), metrics.clone());
         let paused = AtomicBool::new(config.paused);
-        Arc::new(Self { config, slots, paused, warned_unprotected: AtomicBool::new(false), metrics, deps })
+        let type_name = Arc::from(config.name.as_str());
+        let warned_unprotected = AtomicBool::new(false);
+        Arc::new(Self { config, slots, paused, warned_unprotected, metrics, type_name, deps })
     }
 
     /// Polls until shutdown begins (and reads the queue depth meanwhile). Executions it started keep running on
@@ -151,7 +158,7 @@ impl<C: ConductorApi> Worker<C> {
     /// Starts the execution of one delivered task on the shutdown tracker.
     fn dispatch(self: &Arc<Self>, polled: PolledTask, slot: Option<Slot>, received_at: Instant) {
         let task = match polled {
-            PolledTask::Task(task) => Arc::<Task>::from(task),
+            PolledTask::Task(task) => task,
             PolledTask::Undecodable { task_id, workflow_instance_id, error } => {
                 return self.fail_undecodable(task_id, workflow_instance_id, error);
             }
@@ -162,20 +169,20 @@ impl<C: ConductorApi> Worker<C> {
                 self.deps.shutdown.executions.spawn(async move { worker.execute_chain(task, slot, received_at).await });
             }
             _ => {
-                let span = task_span(&self.config.name, &task);
+                let span = task_span(&self.config.name, &task.task_id, &task.workflow_instance_id);
                 self.deps.shutdown.executions.spawn(async move { worker.hand_back(&task).await }.instrument(span));
             }
         }
     }
 
     /// Executes a task, then each task the server assigns in reply to a terminal update, holding one slot.
-    async fn execute_chain(self: Arc<Self>, mut task: Arc<Task>, slot: Slot, mut received_at: Instant) {
+    async fn execute_chain(self: Arc<Self>, mut task: Box<Task>, slot: Slot, mut received_at: Instant) {
         loop {
-            task = resume::freshest(self.deps.api.as_ref(), task).await;
-            let next = self.execute_one(&task, received_at).instrument(task_span(&self.config.name, &task)).await;
+            resume::freshen(self.deps.api.as_ref(), &mut task).await;
+            let next = self.execute_one(&mut task, received_at).await;
             match next {
                 Some(PolledTask::Task(next)) if !self.deps.shutdown.stop_polling.is_cancelled() => {
-                    task = Arc::from(next);
+                    task = next;
                     received_at = Instant::now();
                 }
                 Some(other) => {
@@ -189,7 +196,22 @@ impl<C: ConductorApi> Worker<C> {
     }
 
     /// Executes and reports one task; returns the next task if the server assigned one.
-    async fn execute_one(&self, task: &Arc<Task>, received_at: Instant) -> Option<PolledTask> {
+    async fn execute_one(&self, task: &mut Task, received_at: Instant) -> Option<PolledTask> {
+        let delivery = Delivery {
+            received_at,
+            park_threshold: self.config.park_threshold,
+            stop_holding: self.deps.shutdown.stop_holding.clone(),
+            metrics: self.metrics.clone(),
+            task_id: task.task_id.clone(),
+            task_type: self.type_name.clone(),
+            span: SpanSlot::new(task_span(&self.config.name, &task.task_id, &task.workflow_instance_id)),
+        };
+        in_slot(self.execute_and_report(task, &delivery), &delivery.span).await
+    }
+
+    /// [`Self::execute_one`] inside the task's span.
+    async fn execute_and_report(&self, task: &mut Task, delivery: &Delivery) -> Option<PolledTask> {
+        let received_at = delivery.received_at;
         self.metrics.execution_started();
         tracing::debug!(poll_count = task.poll_count, "Task received.");
         if task.response_timeout_secs() == 0
@@ -204,25 +226,7 @@ impl<C: ConductorApi> Worker<C> {
             );
         }
         let started = Instant::now();
-        let delivery = Delivery {
-            received_at,
-            park_threshold: self.config.park_threshold,
-            stop_holding: self.deps.shutdown.stop_holding.clone(),
-            metrics: self.metrics.clone(),
-            task_id: task.task_id.clone(),
-        };
-        let (executor, owned) = (self.deps.executor.clone(), task.clone());
-        // A separate task, so that a panic is caught and reported instead of losing the task.
-        let execution = tokio::spawn(async move { executor.execute(&owned, &delivery).await }.in_current_span());
-        let outcome = match execution.await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                self.deps.metrics.panicked();
-                tracing::error!(error = %error, "Execution panicked; reporting the task as FAILED.");
-                let reason = "the worker failed while executing this task (panic); see the worker's logs";
-                Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
-            }
-        };
+        let outcome = isolated(self.deps.executor.execute(task, delivery), &self.deps.metrics).await;
         let failure = match &outcome.kind {
             OutcomeKind::Failed { kind, .. } => Some(kind.name()),
             _ => None,
@@ -232,7 +236,8 @@ impl<C: ConductorApi> Worker<C> {
         let result = EncodedResult::new(&outcome.into_task_result(task, &self.config.worker_id, epoch_ms()));
         let chain = !self.deps.shutdown.stop_polling.is_cancelled();
         let deadline = self.update_deadline(task, received_at);
-        match self.deps.reporter.report(result, &self.config.worker_id, chain, &self.metrics, deadline).await {
+        match Box::pin(self.deps.reporter.report(result, &self.config.worker_id, chain, &self.metrics, deadline)).await
+        {
             ReportOutcome::Delivered(next) => next,
             _ => None,
         }
@@ -297,8 +302,27 @@ impl<C: ConductorApi> Worker<C> {
     }
 }
 
-fn task_span(task_type: &str, task: &Task) -> tracing::Span {
-    tracing::info_span!("task", task_type = %task_type, task_id = %task.task_id, workflow_id = %task.workflow_instance_id)
+/// Runs an execution, turning a panic into a FAILED outcome (reported instead of losing the task). Caught in place
+/// rather than in a task of its own: one spawn per execution, and no second future kept alive while a task holds.
+/// Not an `async fn`: that would keep room for `execution` twice (as its argument and inside `catch_unwind`).
+fn isolated<'a>(
+    execution: impl Future<Output = Outcome> + 'a,
+    metrics: &'a Metrics,
+) -> impl Future<Output = Outcome> + 'a {
+    AssertUnwindSafe(execution).catch_unwind().map(move |result| match result {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            metrics.panicked();
+            let message = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("(no message)");
+            tracing::error!(panic = %message, "Execution panicked; reporting the task as FAILED.");
+            let reason = "the worker failed while executing this task (panic); see the worker's logs";
+            Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
+        }
+    })
 }
 
 fn log_outcome(kind: &OutcomeKind) {
@@ -306,5 +330,40 @@ fn log_outcome(kind: &OutcomeKind) {
         OutcomeKind::Completed => tracing::info!("Task completed."),
         OutcomeKind::Parked { callback_after_secs } => tracing::debug!(callback_after_secs, "Task parked."),
         OutcomeKind::Failed { terminal, reason, .. } => tracing::info!(terminal, reason = %reason, "Task failed."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::registry::Registry;
+
+    #[tokio::test]
+    async fn a_panicking_execution_becomes_a_failed_outcome_and_is_counted() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry, Vec::new());
+        let fine =
+            isolated(async { Outcome::failed(FailureKind::InvalidInput, true, "x", ExecLog::default()) }, &metrics);
+        assert!(matches!(fine.await.kind, OutcomeKind::Failed { kind: FailureKind::InvalidInput, .. }));
+        for message in [String::from("boom"), String::from("formatted 42")] {
+            let outcome = isolated(
+                async move {
+                    tokio::task::yield_now().await;
+                    if message == "boom" { panic!("boom") } else { panic!("formatted {}", 42) }
+                },
+                &metrics,
+            )
+            .await;
+            assert_eq!(
+                outcome.kind,
+                OutcomeKind::Failed {
+                    terminal: false,
+                    reason: "the worker failed while executing this task (panic); see the worker's logs".into(),
+                    kind: FailureKind::Internal,
+                }
+            );
+        }
+        let text = crate::metrics::encode(&registry);
+        assert!(text.contains("thread_uncaught_exceptions_total{exception=\"Panic\"} 2"), "{text}");
     }
 }

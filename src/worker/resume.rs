@@ -3,7 +3,6 @@
 //! looks stale, the stored `outputData` is read a few times, briefly apart (the server may still be storing the
 //! last park); the task continues from it when it is further along. Anything else keeps the delivered task.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::conductor::{ConductorApi, Task};
@@ -14,10 +13,10 @@ const READS: u32 = 3;
 /// Pause between reads.
 const READ_PAUSE: Duration = Duration::from_millis(50);
 
-/// The task to execute: `task` itself, or a copy with the fresher output the server stores.
-pub async fn freshest<C: ConductorApi>(api: &C, task: Arc<Task>) -> Arc<Task> {
+/// Replaces the delivered task's `outputData` with the one the server stores when that is further along.
+pub async fn freshen<C: ConductorApi>(api: &C, task: &mut Task) {
     if !may_be_stale(&task.task_id, &task.output_data, task.poll_count) {
-        return task;
+        return;
     }
     for read in 0..READS {
         if read > 0 {
@@ -29,7 +28,8 @@ pub async fn freshest<C: ConductorApi>(api: &C, task: Arc<Task>) -> Arc<Task> {
                     poll_count = task.poll_count,
                     "The delivered task carried an older state than the server stores; resuming from the stored one."
                 );
-                return Arc::new(Task { output_data: stored, ..Task::clone(&task) });
+                task.output_data = stored;
+                return;
             }
             Ok(_) => {}
             Err(error) => {
@@ -38,7 +38,6 @@ pub async fn freshest<C: ConductorApi>(api: &C, task: Arc<Task>) -> Arc<Task> {
             }
         }
     }
-    task
 }
 
 #[cfg(test)]
@@ -66,8 +65,8 @@ mod tests {
         Value::Object(output)
     }
 
-    fn delivered(output_data: Value, poll_count: u32) -> Arc<Task> {
-        Arc::new(Task { task_id: "t1".into(), output_data, poll_count, ..Task::default() })
+    fn delivered(output_data: Value, poll_count: u32) -> Task {
+        Task { task_id: "t1".into(), output_data, poll_count, ..Task::default() }
     }
 
     #[tokio::test]
@@ -75,7 +74,8 @@ mod tests {
         let api = FakeConductor::default();
         // The first read still sees the old state (the park is being stored), the second the new one.
         api.stored_outputs.lock().unwrap().extend([output(1, 1), output(2, 2)]);
-        let task = freshest(&api, delivered(output(1, 1), 3)).await;
+        let mut task = delivered(output(1, 1), 3);
+        freshen(&api, &mut task).await;
         assert_eq!(task.output_data, output(2, 2));
         assert_eq!(api.output_reads.load(Ordering::SeqCst), 2);
     }
@@ -84,7 +84,8 @@ mod tests {
     async fn a_delivery_that_looks_stale_but_is_not_keeps_its_state() {
         let api = FakeConductor::default();
         api.stored_outputs.lock().unwrap().push_back(output(1, 1)); // a delivery was lost, nothing newer exists
-        let task = freshest(&api, delivered(output(1, 1), 3)).await;
+        let mut task = delivered(output(1, 1), 3);
+        freshen(&api, &mut task).await;
         assert_eq!(task.output_data, output(1, 1));
         assert_eq!(api.output_reads.load(Ordering::SeqCst), READS);
     }
@@ -92,9 +93,10 @@ mod tests {
     #[tokio::test]
     async fn a_regular_delivery_is_not_looked_up() {
         let api = FakeConductor::default();
-        for task in [delivered(output(2, 4), 5), delivered(json!({}), 1)] {
-            let same = freshest(&api, task.clone()).await;
-            assert!(Arc::ptr_eq(&same, &task));
+        for (output_data, poll_count) in [(output(2, 4), 5), (json!({}), 1)] {
+            let mut task = delivered(output_data.clone(), poll_count);
+            freshen(&api, &mut task).await;
+            assert_eq!(task.output_data, output_data);
         }
         assert_eq!(api.output_reads.load(Ordering::SeqCst), 0);
     }
@@ -102,7 +104,8 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_task_keeps_the_delivery() {
         let api = FakeConductor::default(); // no stored output: the server does not know the task
-        let task = freshest(&api, delivered(json!({}), 2)).await;
+        let mut task = delivered(json!({}), 2);
+        freshen(&api, &mut task).await;
         assert_eq!(task.output_data, json!({}));
     }
 }
