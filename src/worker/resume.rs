@@ -13,9 +13,14 @@ const READS: u32 = 3;
 /// Pause between reads.
 const READ_PAUSE: Duration = Duration::from_millis(50);
 
+/// Whether the delivered task may carry older state than the server stores (then [`freshen`] it).
+pub fn needs_a_look(task: &Task) -> bool {
+    may_be_stale(&task.task_id, &task.output_data, task.poll_count)
+}
+
 /// Replaces the delivered task's `outputData` with the one the server stores when that is further along.
 pub async fn freshen<C: ConductorApi>(api: &C, task: &mut Task) {
-    if !may_be_stale(&task.task_id, &task.output_data, task.poll_count) {
+    if !needs_a_look(task) {
         return;
     }
     for read in 0..READS {
