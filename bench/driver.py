@@ -500,25 +500,23 @@ def s6_run(api, path, m, server_pid, tag):
 
 def harness_capacity(args):
     """The fake and the target driven by bench-loadgen: the requests/s they sustain (sharing the machine)."""
-    rows = []
-    fake, fport = start_fake("bench_http", 3_000_000, '{"http_request":{"uri":"http://x/fixed","method":"GET"}}')
-    try:
-        out = subprocess.run([os.path.join(HARNESS, "bench_loadgen"), "fake", f"http://127.0.0.1:{fport}/api",
+    def drive(server, mode, url):
+        out = subprocess.run([os.path.join(HARNESS, "bench_loadgen"), mode, url,
                               "--concurrency", "64", "--seconds", str(args.capacity_seconds)],
                              capture_output=True, text=True, check=True)
         r = json.loads(out.stdout)
-        r.update({"scenario": "capacity", "server": "fake-conductor", "load": loadavg()})
-        rows.append(r)
+        r.update({"scenario": "capacity", "server": server, "load": loadavg()})
+        return r
+
+    rows = []
+    fake, fport = start_fake("bench_http", 3_000_000, '{"http_request":{"uri":"http://x/fixed","method":"GET"}}')
+    try:
+        rows.append(drive("fake-conductor", "fake", f"http://127.0.0.1:{fport}/api"))
     finally:
         fake.stop()
     target, tport = start_target()
     try:
-        out = subprocess.run([os.path.join(HARNESS, "bench_loadgen"), "target", f"http://127.0.0.1:{tport}/fixed",
-                              "--concurrency", "64", "--seconds", str(args.capacity_seconds)],
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout)
-        r.update({"scenario": "capacity", "server": "bench-target", "load": loadavg()})
-        rows.append(r)
+        rows.append(drive("bench-target", "target", f"http://127.0.0.1:{tport}/fixed"))
     finally:
         target.stop()
     for r in rows:
