@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
-use crate::condition::{ConditionEvaluator, Limits};
+use crate::condition::{ConditionEvaluator, EvaluatorOptions};
 use crate::conductor::auth::{Credentials, TokenCache};
 use crate::conductor::client::HttpConductor;
 use crate::config::Config;
@@ -86,7 +86,7 @@ pub async fn run_reporting(
     let outbox_loop = tokio::spawn(outbox.clone().run(outbox_stop.clone()));
     let deps = Arc::new(WorkerDeps {
         api: api.clone(),
-        executor: build_executor(&config)?,
+        executor: build_executor(&config, Some(metrics.evaluator()))?,
         reporter: Reporter::new(api, health.clone(), outbox.clone()),
         global_slots: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
         health: health.clone(),
@@ -206,16 +206,22 @@ fn conductor_client(config: &Config) -> anyhow::Result<reqwest::Client> {
         .context("building the Conductor HTTP client")
 }
 
-/// The executor with its target-request client, per-host limits and condition evaluator.
-pub fn build_executor(config: &Config) -> anyhow::Result<Executor> {
+/// The executor with its target-request client, per-host limits and condition evaluator processes (this binary,
+/// under its hidden evaluator subcommand). Call within the tokio runtime.
+pub fn build_executor(
+    config: &Config,
+    evaluator_metrics: Option<crate::metrics::EvaluatorMetrics>,
+) -> anyhow::Result<Executor> {
     let invoker = build_invoker(config)?;
-    let limits = Limits {
-        loop_iterations: config.conditions.max_loop_iterations,
-        recursion: config.conditions.max_recursion,
-        timeout: config.conditions.timeout,
-    };
-    let evaluator =
-        ConditionEvaluator::start(config.conditions.threads, limits).context("starting the condition evaluator")?;
+    let conditions = &config.conditions;
+    let mut options = EvaluatorOptions::for_current_binary(
+        conditions.evaluators,
+        conditions.limits(),
+        conditions.evaluator_memory_bytes,
+    )
+    .context("finding this program to run condition evaluators")?;
+    options.metrics = evaluator_metrics;
+    let evaluator = ConditionEvaluator::start(options).context("starting the condition evaluators")?;
     let settings = ExecutorSettings {
         spec_defaults: SpecDefaults {
             connect_timeout: config.http.connect_timeout,

@@ -13,10 +13,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::cli::EvalArgs;
-use crate::condition::{ConditionEvaluator, Limits, Verdict};
+use crate::condition::dollar::{Dollar, PollView, join};
+use crate::condition::{Condition, ConditionEvaluator, EvaluatorOptions, Verdict};
 use crate::config::Config;
-use crate::http_poll::executor::dollar;
-use crate::http_poll::request::HttpResponse;
+use crate::http_poll::request::{Body, HttpResponse};
 use crate::http_poll::spec::{self, SpecDefaults};
 use crate::http_poll::status::{StatusFilter, is_transient};
 use crate::http_poll::termination::{Decision, Observation, decide_poll};
@@ -70,8 +70,7 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
         (response_from_json(&read_json(path)?)?, accepted_from(request)?)
     } else if let Some(path) = &args.body {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let body = Body::from_bytes(bytes);
         (
             HttpResponse {
                 status: args.status,
@@ -86,13 +85,19 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
         return Err("no response: pass --response FILE, --body FILE, or --input FILE --fetch".into());
     };
 
-    let dollar = dollar(&input, &response, 1);
-    let pretty = serde_json::to_string_pretty(&dollar).unwrap_or_default();
+    let input_text = serde_json::value::to_raw_value(&input).map_err(|e| e.to_string())?;
+    let dollar = Dollar { input: &input_text, output: PollView { response: response.view(), poll_count: 1 } };
+    let output = serde_json::to_value(dollar.output).map_err(|e| e.to_string())?;
+    let pretty = serde_json::to_string_pretty(&join(input.clone(), output)).unwrap_or_default();
     let _ = writeln!(out, "$ (what the condition sees):\n{pretty}\n\nterminationCondition:\n  {condition}\n");
 
     let observation = if accepted.accepts(response.status) {
-        let evaluator = ConditionEvaluator::start(1, Limits::default()).map_err(|e| e.to_string())?;
-        Observation::Accepted(Some(evaluator.evaluate(condition.as_str().into(), dollar).await))
+        let conditions = &config.conditions;
+        let options = EvaluatorOptions::for_current_binary(1, conditions.limits(), conditions.evaluator_memory_bytes)
+            .map_err(|e| format!("cannot find this program to run the condition evaluator: {e}"))?;
+        let evaluator = ConditionEvaluator::start(options).map_err(|e| e.to_string())?;
+        let condition = Condition::new(&condition);
+        Observation::Accepted(Some(evaluator.evaluate(&condition, &dollar).await.0))
     } else {
         let description = format!("status {} is not accepted (2xx, or acceptedStatusCodes)", response.status);
         Observation::Rejected { transient: is_transient(response.status), description }
@@ -140,93 +145,10 @@ fn response_from_json(value: &Value) -> Result<HttpResponse, String> {
         .ok_or("--response must be an object with a numeric statusCode (use --body for a raw response body)")?;
     let headers = value.get("headers").and_then(Value::as_object).cloned().unwrap_or_default();
     let reason = value.get("reasonPhrase").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let body = value.get("body").cloned().unwrap_or(Value::Null);
+    let body = match value.get("body") {
+        None | Some(Value::Null) => Body::Null,
+        Some(Value::String(text)) => Body::Text(text.clone()),
+        Some(json) => Body::Json(serde_json::value::to_raw_value(json).map_err(|e| e.to_string())?),
+    };
     Ok(HttpResponse { status, reason, headers, body, elapsed: Duration::ZERO })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{LoadInputs, load};
-    use serde_json::json;
-
-    const TUTORIAL: &str = "(function(){ return $.output.response.statusCode == 200 && $.output.response.body.body.status == \"COMPLETED\";})();";
-
-    fn config() -> Config {
-        load(&LoadInputs { default_worker_id: "t".into(), ..LoadInputs::default() }).unwrap().config
-    }
-
-    fn args(dir: &tempfile::TempDir, files: &[(&str, Value)]) -> EvalArgs {
-        let mut args =
-            EvalArgs { condition: None, input: None, response: None, body: None, status: 200, fetch: false, url: None };
-        for (name, content) in files {
-            let path = dir.path().join(name);
-            std::fs::write(&path, content.to_string()).unwrap();
-            match *name {
-                "input.json" => args.input = Some(path),
-                "response.json" => args.response = Some(path),
-                _ => args.body = Some(path),
-            }
-        }
-        args
-    }
-
-    async fn run_text(args: &EvalArgs) -> (i32, String) {
-        let mut out = Vec::new();
-        let code = run(args, &config(), &mut out).await;
-        (code, String::from_utf8(out).unwrap())
-    }
-
-    #[tokio::test]
-    async fn tutorial_condition_against_a_body_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let input = json!({"http_request": {"uri": "http://h/1", "method": "GET", "terminationCondition": TUTORIAL}});
-        let done = args(
-            &dir,
-            &[
-                ("input.json", input.clone()),
-                ("body.json", json!({"statusCode": 200, "body": {"status": "COMPLETED"}})),
-            ],
-        );
-        let (code, text) = run_text(&done).await;
-        assert_eq!(code, 0, "{text}");
-        assert!(text.contains("\"output\""), "{text}");
-        assert!(text.contains("result: true\n=> the task COMPLETES"), "{text}");
-
-        let flat = args(&dir, &[("input.json", input), ("body.json", json!({"status": "COMPLETED"}))]);
-        let (code, text) = run_text(&flat).await;
-        assert_eq!(code, 1, "body.body.status is undefined: the condition throws\n{text}");
-        assert!(text.contains("fails terminally"), "{text}");
-    }
-
-    #[tokio::test]
-    async fn response_file_and_status_handling() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut a = args(&dir, &[("response.json", json!({"statusCode": 200, "body": {"state": "RUNNING"}}))]);
-        a.condition = Some("$.output.response.body.state == 'DONE'".into());
-        let (code, text) = run_text(&a).await;
-        assert_eq!(code, 0);
-        assert!(text.contains("result: false\n=> the worker polls again"), "{text}");
-
-        let mut rejected = args(&dir, &[("response.json", json!({"statusCode": 404, "body": "missing"}))]);
-        rejected.condition = Some("true".into());
-        let (code, text) = run_text(&rejected).await;
-        assert_eq!(code, 0);
-        assert!(text.contains("not evaluated: status 404 is not accepted"), "{text}");
-    }
-
-    #[tokio::test]
-    async fn usage_errors_exit_64() {
-        let dir = tempfile::tempdir().unwrap();
-        let no_condition = args(&dir, &[("body.json", json!({}))]);
-        assert_eq!(run_text(&no_condition).await.0, EXIT_USAGE);
-        let mut no_response = args(&dir, &[]);
-        no_response.condition = Some("true".into());
-        assert_eq!(run_text(&no_response).await.0, EXIT_USAGE);
-        let mut not_a_response = args(&dir, &[("response.json", json!({"status": "x"}))]);
-        not_a_response.condition = Some("true".into());
-        let (code, text) = run_text(&not_a_response).await;
-        assert_eq!(code, EXIT_USAGE);
-        assert!(text.contains("numeric statusCode"), "{text}");
-    }
 }

@@ -7,10 +7,22 @@ use std::process::ExitCode;
 use clap::Parser;
 use conductor_http_worker::app::{self, RunEnd};
 use conductor_http_worker::cli::{Cli, Command};
+use conductor_http_worker::condition::process::child;
 use conductor_http_worker::config::{self, LoadInputs, Loaded};
 use conductor_http_worker::{eval, logging, shutdown};
 
 fn main() -> ExitCode {
+    // A condition evaluator process (started by the worker itself): no configuration, no logging setup.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(child::SUBCOMMAND) {
+        return match child::ChildArgs::parse(&args[2..]) {
+            Some(child_args) => child::run(child_args),
+            None => {
+                eprintln!("{} is started by the worker itself, with its limits as arguments", child::SUBCOMMAND);
+                ExitCode::from(eval::EXIT_USAGE as u8)
+            }
+        };
+    }
     let cli = Cli::parse();
     let loaded = match load_config(&cli) {
         Ok(loaded) => loaded,

@@ -28,8 +28,9 @@ const SIZE_BUCKETS: [f64; 6] = [100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
 /// Whole HTTP_POLL tasks take minutes to hours.
 const TASK_DURATION_BUCKETS: [f64; 14] =
     [1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0];
-/// Condition evaluations take microseconds; the cap is 100 ms by default.
-const CONDITION_BUCKETS: [f64; 10] = [1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.25];
+/// Native condition evaluations take a microsecond or two, engine evaluations a few hundred; the cap is 50 ms.
+const CONDITION_BUCKETS: [f64; 16] =
+    [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.05, 0.1, 0.25];
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
@@ -93,6 +94,19 @@ mod labels {
         pub statusClass: &'static str,
     }
     #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    pub struct TaskTypePath {
+        pub taskType: String,
+        pub path: &'static str,
+    }
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    pub struct Reason {
+        pub reason: &'static str,
+    }
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+    pub struct Lane {
+        pub lane: &'static str,
+    }
+    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
     pub struct Build {
         pub version: &'static str,
     }
@@ -146,7 +160,7 @@ pub struct Metrics {
     http_poll_duration: Histograms<TaskTypeStatus>,
     target_request_time: Histograms<Target>,
     condition_evaluations: Family<TaskTypeOutcome, Counter>,
-    condition_evaluation_time: Histograms<TaskType>,
+    condition_evaluation_time: Histograms<TaskTypePath>,
     slots_free: Family<TaskType, Gauge>,
     held_tasks: Family<TaskType, Gauge>,
     parks: Family<TaskType, Counter>,
@@ -160,7 +174,63 @@ pub struct Metrics {
     server_up: Gauge,
     auth_ok: Gauge,
     auth_failures: Family<Exception, Counter>,
+    evaluator: EvaluatorMetrics,
     target_hosts: Vec<String>,
+}
+
+/// Counters of the condition evaluator processes; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EvaluatorMetrics {
+    kills: Counter,
+    respawns: Family<Reason, Counter>,
+    processes: Family<Lane, Gauge>,
+}
+
+impl EvaluatorMetrics {
+    fn register(r: &mut Registrar<'_>) -> Self {
+        let metrics = Self {
+            kills: r.add(
+                "condition_evaluator_kills",
+                "Evaluator processes killed for overrunning the CPU cap (a native built-in)",
+                Counter::default(),
+            ),
+            respawns: r.add(
+                "condition_evaluator_respawns",
+                "Evaluator processes replaced: killed, died (out of memory, crash), recycled (memory)",
+                Family::default(),
+            ),
+            processes: r.add(
+                "condition_evaluator_processes",
+                "Evaluator processes running, by lane",
+                Family::default(),
+            ),
+        };
+        for reason in ["killed", "died", "recycled"] {
+            let _ = metrics.respawns.get_or_create(&Reason { reason });
+        }
+        for lane in ["main", "probation"] {
+            let _ = metrics.processes.get_or_create(&Lane { lane });
+        }
+        metrics
+    }
+
+    /// A process of `lane` started.
+    pub fn process_started(&self, lane: &'static str) {
+        self.processes.get_or_create(&Lane { lane }).inc();
+    }
+
+    /// A process of `lane` stopped.
+    pub fn process_stopped(&self, lane: &'static str) {
+        self.processes.get_or_create(&Lane { lane }).dec();
+    }
+
+    /// A process was replaced for `reason` (`killed`: by the supervisor).
+    pub fn respawned(&self, reason: &'static str, killed: bool) {
+        self.respawns.get_or_create(&Reason { reason }).inc();
+        if killed {
+            self.kills.inc();
+        }
+    }
 }
 
 impl Metrics {
@@ -236,7 +306,7 @@ impl Metrics {
             ),
             condition_evaluation_time: r.add(
                 "condition_evaluation_seconds",
-                "terminationCondition evaluation latency, queueing included",
+                "terminationCondition evaluation latency by path (native, engine), queueing included",
                 family(condition_histogram),
             ),
             active_workers: r.add("worker_slots_used", "Execution slots in use", active_workers),
@@ -289,6 +359,7 @@ impl Metrics {
                 "Token requests and authorizations that failed",
                 Family::default(),
             ),
+            evaluator: EvaluatorMetrics::register(&mut r),
             target_hosts,
         };
         let build = r.add("conductor_http_worker_build_info", "Build information", Family::<Build, Gauge>::default());
@@ -320,6 +391,9 @@ impl Metrics {
         }
         for outcome in ["true", "false", "fail", "error", "timeout"] {
             let _ = self.condition_evaluations.get_or_create(&TaskTypeOutcome { taskType: task_type(), outcome });
+        }
+        for path in ["native", "engine"] {
+            let _ = self.condition_evaluation_time.get_or_create(&TaskTypePath { taskType: task_type(), path });
         }
         for reason in ["lost", "rejected", "unknown_task"] {
             let _ = self.results_dropped.get_or_create(&TaskTypeReason { taskType: task_type(), reason });
@@ -355,6 +429,11 @@ impl Metrics {
                 self.auth_ok.set(1);
             }
         }
+    }
+
+    /// The evaluator processes' counters.
+    pub fn evaluator(&self) -> EvaluatorMetrics {
+        self.evaluator.clone()
     }
 
     /// An execution panicked.

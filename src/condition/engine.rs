@@ -1,123 +1,106 @@
-//! One evaluator thread: owns a boa `Context` and its parsed-script cache, evaluates jobs until the channel closes,
-//! and replaces the `Context` whenever it may be damaged. Nothing from boa leaves this thread.
+//! The JavaScript engine (boa) for conditions outside the native subset. It runs inside an evaluator process
+//! ([`super::process`]), never in the worker itself.
+//!
+//! Isolation: every evaluation gets a `Context` of its own, made before the job arrives ([`Engine::prepare`]) and
+//! dropped after it, so nothing one script writes (globals, prototypes, built-ins, `$`) is visible to any other.
+//! The candidates measured (BENCHMARKS.md, "Condition isolation"): a reused `Context` is not isolated; a fresh
+//! realm in one `Context` cost more than a fresh `Context` and kept growing; freezing the built-ins leaves shared
+//! state that is hard to enumerate (the symbol registry, hidden slots) and breaks top-level `var`.
+//!
+//! Limits: loop iterations, recursion depth, and a cap on the CPU time of one evaluation (boa's budgeted async
+//! evaluation under a timer on a current-thread runtime; the timer fires on wall time and the evaluation stops only
+//! once the thread has used the cap in CPU time, [`super::cpu_time`]). A native built-in cannot be interrupted here:
+//! the supervisor kills the process ([`super::process`]).
+//!
+//! Nothing from boa leaves this module: it answers with [`Verdict`]s, [`ScriptValue`]s and [`ConditionError`]s.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use boa_engine::{Context, JsError, JsValue, Script, Source, js_string};
 use serde_json::Value;
 
-use std::time::Duration;
-
-use super::cpu_time::thread_cpu_time;
-use super::pool::{Pool, Slot};
+use super::cpu_time::{current_thread_stat_path, thread_cpu_time};
 use super::verdict::{ScriptValue, verdict};
-use super::{ConditionError, Job, Limits, Verdict};
+use super::{ConditionError, Limits, Verdict};
 
-/// Cost units boa runs between yields to the timeout; 10 000 measured ~40 µs slices.
+/// Cost units boa runs between yields to the timer; 10 000 measured ~40 µs slices.
 const BUDGET: u32 = 10_000;
-/// Parsed scripts kept per `Context`; conditions come from workflow definitions, so a few hundred is plenty.
-const MAX_CACHED_SCRIPTS: usize = 512;
-/// Evaluations before a `Context` is replaced anyway, bounding what scripts can leave behind in globals.
-const EVALUATIONS_PER_CONTEXT: u64 = 100_000;
 /// Longest string result quoted in an error message.
 const MAX_QUOTED_CHARS: usize = 60;
 /// Smallest extension of the wall-clock deadline when the thread has not used its CPU budget yet (the CPU clock
 /// has 10 ms ticks).
 const MIN_EXTENSION: Duration = Duration::from_millis(10);
 
-/// The thread body: serve jobs until every sender is gone or the watchdog abandons this thread.
-pub(super) fn run_thread(pool: &Pool, slot: &Slot) {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            tracing::error!(error = %error, "Condition evaluator thread could not start its timer runtime.");
-            return;
-        }
-    };
-    let limits = pool.limits();
-    let cpu = slot.register_thread();
-    let mut engine = Engine::new(limits, cpu.clone());
-    while let Ok(Job { source, dollar, reply }) = pool.jobs().recv_blocking() {
-        slot.start_job(pool.now_ms(), reply);
-        let answer = match &dollar {
-            None => engine.script(&source).map(|_| None),
-            Some(dollar) => engine.evaluate(&runtime, &source, dollar).map(Some),
-        };
-        slot.end_job(answer);
-        if slot.abandoned() {
-            break;
-        }
-        if engine.needs_replacing() {
-            // Drop explicitly before building the next one: a Context must never outlive its thread's TLS.
-            drop(engine);
-            engine = Engine::new(limits, cpu.clone());
-        }
-    }
-    drop(engine);
-}
-
-/// A `Context` plus the scripts parsed in it.
-struct Engine {
-    context: Context,
-    scripts: HashMap<Arc<str>, Script>,
+/// Evaluates conditions, each in a fresh `Context`. Single-threaded: it lives on the thread that made it.
+pub struct Engine {
     limits: Limits,
-    evaluations: u64,
-    damaged: bool,
-    /// This thread's `/proc` stat file, for its CPU time (None: not Linux, the cap is wall time).
+    /// The `Context` the next job will use, made while idle.
+    spare: Option<Context>,
+    runtime: tokio::runtime::Runtime,
+    /// This thread's `/proc` stat file, for its CPU time (None: not Linux; the cap is then wall time).
     cpu: Option<Arc<str>>,
 }
 
 impl Engine {
-    fn new(limits: Limits, cpu: Option<Arc<str>>) -> Self {
+    /// An engine for the calling thread.
+    pub fn new(limits: Limits) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+        Ok(Self { limits, spare: None, runtime, cpu: current_thread_stat_path().map(Arc::from) })
+    }
+
+    /// Makes the next job's `Context` now, so that the job does not wait for it.
+    pub fn prepare(&mut self) {
+        if self.spare.is_none() {
+            self.spare = Some(self.fresh_context());
+        }
+    }
+
+    fn fresh_context(&self) -> Context {
         let mut context = Context::default();
         let runtime_limits = context.runtime_limits_mut();
-        runtime_limits.set_loop_iteration_limit(limits.loop_iterations);
-        runtime_limits.set_recursion_limit(limits.recursion);
-        Self { context, scripts: HashMap::new(), limits, evaluations: 0, damaged: false, cpu }
+        runtime_limits.set_loop_iteration_limit(self.limits.loop_iterations);
+        runtime_limits.set_recursion_limit(self.limits.recursion);
+        context
     }
 
-    fn needs_replacing(&self) -> bool {
-        self.damaged || self.evaluations >= EVALUATIONS_PER_CONTEXT
+    fn take_context(&mut self) -> Context {
+        self.spare.take().unwrap_or_else(|| self.fresh_context())
     }
 
-    /// The parsed script for `source`, from the cache or parsed now.
-    ///
-    /// The source is wrapped in a block: `let`/`const` at the top level of a script become global bindings that
-    /// outlive it, so the second run of `let done = ...; done` would fail with a redeclaration error. Inside a block
-    /// they are scoped to each run, and the block's completion value is still the last expression's value. The
-    /// opening brace shares the first line so error line numbers match the user's source.
-    fn script(&mut self, source: &Arc<str>) -> Result<Script, ConditionError> {
-        if let Some(script) = self.scripts.get(source) {
-            return Ok(script.clone());
-        }
-        let wrapped = format!("{{{source}\n}}");
-        let script = Script::parse(Source::from_bytes(wrapped.as_bytes()), None, &mut self.context)
-            .map_err(|e| ConditionError::Syntax(first_line(&e.to_string())))?;
-        if self.scripts.len() >= MAX_CACHED_SCRIPTS {
-            self.scripts.clear();
-        }
-        self.scripts.insert(source.clone(), script.clone());
-        Ok(script)
+    /// Parses the condition, so that a syntax error fails the task before any request is made.
+    pub fn compile(&mut self, source: &str) -> Result<(), ConditionError> {
+        let mut context = self.take_context();
+        let parsed = parse(source, &mut context).map(drop);
+        drop(context);
+        parsed
     }
 
-    fn evaluate(
-        &mut self,
-        runtime: &tokio::runtime::Runtime,
-        source: &Arc<str>,
-        dollar: &Value,
-    ) -> Result<Verdict, ConditionError> {
-        let script = self.script(source)?;
-        self.evaluations += 1;
-        let value = JsValue::from_json(dollar, &mut self.context).map_err(|e| ConditionError::Input(e.to_string()))?;
-        self.context
+    /// Evaluates the condition with `$` bound to `dollar`, in a `Context` nothing else ever used.
+    pub fn evaluate(&mut self, source: &str, dollar: &Value) -> Result<Verdict, ConditionError> {
+        self.evaluate_value(source, dollar).and_then(|value| verdict(&value).map_err(ConditionError::BadResult))
+    }
+
+    /// [`Engine::evaluate`], returning the script's value rather than its verdict.
+    pub fn evaluate_value(&mut self, source: &str, dollar: &Value) -> Result<ScriptValue, ConditionError> {
+        let mut context = self.take_context();
+        let result = self.run(source, dollar, &mut context);
+        // Dropped here, on its own thread (a Context must never be dropped by a thread-local destructor).
+        drop(context);
+        result
+    }
+
+    fn run(&self, source: &str, dollar: &Value, context: &mut Context) -> Result<ScriptValue, ConditionError> {
+        let script = parse(source, context)?;
+        let value = JsValue::from_json(dollar, context).map_err(|e| ConditionError::Input(e.to_string()))?;
+        context
             .global_object()
-            .set(js_string!("$"), value, false, &mut self.context)
+            .set(js_string!("$"), value, false, context)
             .map_err(|e| ConditionError::Input(e.to_string()))?;
-        let (cap, context) = (self.limits.timeout, &mut self.context);
+        let cap = self.limits.timeout;
         let cpu = self.cpu.as_deref();
         // The timer must be created inside the runtime, hence the async block.
-        let outcome = runtime.block_on(async {
+        let outcome = self.runtime.block_on(async {
             let cpu_at_start = cpu.and_then(thread_cpu_time);
             let mut run = std::pin::pin!(script.evaluate_async_with_budget(context, BUDGET));
             let mut deadline = tokio::time::Instant::now() + cap;
@@ -138,27 +121,26 @@ impl Engine {
                 }
             }
         });
-        let result = match outcome {
-            Err(()) => {
-                self.damaged = true;
-                return Err(ConditionError::Timeout(self.limits.timeout));
-            }
-            Ok(Err(error)) => return Err(self.classify(&error)),
-            Ok(Ok(result)) => result,
-        };
-        verdict(&script_value(&result, &mut self.context)).map_err(ConditionError::BadResult)
-    }
-
-    fn classify(&mut self, error: &JsError) -> ConditionError {
-        let message = first_line(&error.to_string());
-        if error.as_engine().is_some() {
-            // Runtime limits and engine panics: the VM may hold leftover frames.
-            self.damaged = true;
-            ConditionError::LimitExceeded(message)
-        } else {
-            ConditionError::Runtime(message)
+        match outcome {
+            Err(()) => Err(ConditionError::Timeout(cap)),
+            Ok(Err(error)) => Err(classify(&error)),
+            Ok(Ok(result)) => Ok(script_value(&result, context)),
         }
     }
+}
+
+/// Parses the source wrapped in a block: `let`/`const` at a script's top level would otherwise become global
+/// bindings, and the block's completion value is still the last expression's value. The opening brace shares the
+/// first line so error line numbers match the user's source.
+fn parse(source: &str, context: &mut Context) -> Result<Script, ConditionError> {
+    let wrapped = format!("{{{source}\n}}");
+    Script::parse(Source::from_bytes(wrapped.as_bytes()), None, context)
+        .map_err(|e| ConditionError::Syntax(first_line(&e.to_string())))
+}
+
+fn classify(error: &JsError) -> ConditionError {
+    let message = first_line(&error.to_string());
+    if error.as_engine().is_some() { ConditionError::LimitExceeded(message) } else { ConditionError::Runtime(message) }
 }
 
 fn script_value(value: &JsValue, context: &mut Context) -> ScriptValue {

@@ -1,52 +1,59 @@
-//! JavaScript `terminationCondition`s, evaluated with boa_engine on dedicated threads.
+//! JavaScript `terminationCondition`s: answered natively where the answer is certain, otherwise by the engine in
+//! an evaluator process, where every evaluation is isolated from every other.
 //!
-//! Why this shape (measured in `../shared/docs/rust-stack.md`): a fresh boa `Context` costs ~220 µs and ~300 KiB,
-//! a script parsed once and re-run with `$` rebound costs ~3.4 µs, and a `Context` is `!Send` and must never be
-//! dropped by a thread-local destructor (that aborted the process). So [`ConditionEvaluator::start`] spawns a few
-//! `js-eval` OS threads; each owns one `Context` and a cache of parsed scripts keyed by source, drops them
-//! explicitly, and takes jobs from one bounded channel with oneshot replies.
+//! Conditions come from workflow authors the worker does not trust with anyone else's data, so:
+//! - **Isolation.** Nothing one evaluation writes (globals, prototypes, built-ins, `$`) is visible to any other:
+//!   the common shapes never touch the engine ([`native`]), and every engine evaluation runs in a `Context` made
+//!   for it alone ([`engine`]).
+//! - **Containment.** The engine runs in child processes of the worker's own binary ([`process`]), with an
+//!   address-space limit and a CPU-time cap per evaluation; a process that overruns (a native built-in the engine
+//!   cannot interrupt) is killed and replaced, a process that runs out of memory dies alone, and either way only the
+//!   task whose condition did it fails. The worker itself never runs the engine.
+//! - **Fairness.** A condition source is evaluated in the *probation* lane (one process of its own) until it has
+//!   answered once without overrunning; from then on in the main lane ([`EvaluatorOptions::processes`]). A source
+//!   that overruns goes back to probation. Runaway scripts, however many, queue behind each other, not in front of
+//!   conditions that are known to answer.
 //!
-//! Limits: loop iterations, recursion depth and a wall-clock cap per evaluation (boa's budgeted async evaluation
-//! under a timeout, on a current-thread runtime owned by the evaluator thread). After a timeout or a runtime-limit
-//! error the thread replaces its `Context`, because cancelled evaluations leak VM frames in boa 0.22. A native
-//! built-in cannot be interrupted (`new Array(1e7).fill(0)` runs for seconds in one call): a watchdog ([`pool`])
-//! answers for the stuck thread shortly after the cap, abandons it and starts a replacement, so that other
-//! conditions keep their latency. The cap counts the evaluating thread's CPU time ([`cpu_time`]), checked when the
-//! wall clock passes it: time spent queued or waiting for a CPU (a throttled container) never fails a condition.
+//! `$` is never built as a tree in the worker: the native path reads it in place and the engine gets JSON text
+//! ([`dollar`]).
 //!
-//! The commonest shape, `$.a.b == 'literal'`, is answered natively by [`fast`] where the answer is certain to equal
-//! boa's (the executor asks it first), saving the trip to an evaluator thread and the conversion of `$`.
-//!
-//! Owns: compiling, caching, evaluating and classifying conditions. Does not own: building `$` (the executor does)
-//! or what a verdict means for the task (`http_poll::termination`).
+//! Owns: recognising, routing, evaluating and classifying conditions. Does not own: what a verdict means for the
+//! task (`http_poll::termination`).
 
 mod cpu_time;
+pub mod dollar;
 mod engine;
-pub mod fast;
-mod pool;
+pub mod native;
+pub mod process;
 pub mod verdict;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::metrics::EvaluatorMetrics;
+pub use dollar::Dollar;
+pub use native::NativeCondition;
 pub use verdict::Verdict;
 
-/// Jobs waiting for an evaluator thread. Bounded; callers are task executions, themselves bounded by slots.
-const QUEUE_CAPACITY: usize = 1024;
 /// How long a caller waits for any answer at all (queueing included) before calling the evaluator unavailable.
 const ANSWER_BACKSTOP: Duration = Duration::from_secs(60);
+/// Sources remembered as answering promptly (main lane) or as parsing; the sets are cleared when full, which only
+/// sends sources back through probation once.
+const MAX_REMEMBERED_SOURCES: usize = 4096;
 
 /// Resource limits for one evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Loop iterations per call frame (boa counts per frame, so nested calls multiply it: the wall clock is the bound).
+    /// Loop iterations per call frame (the engine counts per frame, so nested calls multiply it: the CPU cap is the
+    /// bound).
     pub loop_iterations: u64,
     /// Call depth.
     pub recursion: usize,
-    /// Wall-clock cap per evaluation.
+    /// CPU-time cap per evaluation.
     pub timeout: Duration,
 }
 
@@ -69,16 +76,19 @@ pub enum ConditionError {
     /// Loop, recursion or stack limit reached.
     #[error("terminationCondition exceeded a runtime limit: {0}")]
     LimitExceeded(String),
-    /// Still running at the wall-clock cap.
+    /// Still running at the CPU-time cap.
     #[error("terminationCondition ran longer than {0:?} and was stopped")]
     Timeout(Duration),
     /// It returned something that is not a verdict.
     #[error("{0}")]
     BadResult(String),
-    /// `$` could not be converted to JavaScript.
+    /// `$` could not be passed to the engine.
     #[error("could not pass $ to the terminationCondition: {0}")]
     Input(String),
-    /// No evaluator thread answered (shutting down or crashed): not the script's fault.
+    /// The evaluator process died while running it (out of memory, or a crash of the engine).
+    #[error("{0}")]
+    Crashed(String),
+    /// No evaluator answered (shutting down, or no process could be started): not the script's fault.
     #[error("the condition evaluator is not available")]
     Unavailable,
 }
@@ -93,59 +103,175 @@ impl ConditionError {
 /// An evaluator's answer: `None` for a compile, the verdict for an evaluation.
 type Answer = Result<Option<Verdict>, ConditionError>;
 
-/// What an evaluator thread is asked to do. The reply goes through the thread's watchdog slot while the job runs,
-/// so that the watchdog can answer for a thread stuck in a native built-in.
-struct Job {
+/// A task's condition, parsed once: natively when it is in the subset.
+#[derive(Debug, Clone)]
+pub struct Condition {
     source: Arc<str>,
-    /// `None`: compile only.
-    dollar: Option<Value>,
-    reply: oneshot::Sender<Answer>,
+    native: Option<NativeCondition>,
 }
 
-/// A handle to the evaluator threads; cheap to clone. The threads exit when the last handle is dropped.
+impl Condition {
+    /// Recognises `source`.
+    pub fn new(source: &str) -> Self {
+        Self { source: source.into(), native: NativeCondition::parse(source) }
+    }
+
+    /// The source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the native evaluator recognised it (it may still decline for a particular `$`).
+    pub fn is_native(&self) -> bool {
+        self.native.is_some()
+    }
+}
+
+/// Which evaluator answered (the `path` of an evaluation, for metrics and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// The native evaluator.
+    Native,
+    /// The engine, in an evaluator process.
+    Engine,
+}
+
+/// How the evaluator processes are started.
+#[derive(Debug, Clone)]
+pub struct EvaluatorOptions {
+    /// The worker's binary (it runs the hidden evaluator subcommand, [`process::child::SUBCOMMAND`]).
+    pub program: PathBuf,
+    /// Processes of the main lane (the probation lane has one more).
+    pub processes: usize,
+    /// Limits of each evaluation.
+    pub limits: Limits,
+    /// Address-space limit of each process, bytes.
+    pub memory_bytes: u64,
+    /// Kill and respawn counters.
+    pub metrics: Option<EvaluatorMetrics>,
+}
+
+impl EvaluatorOptions {
+    /// Options for this very binary, without metrics.
+    pub fn for_current_binary(processes: usize, limits: Limits, memory_bytes: u64) -> std::io::Result<Self> {
+        Ok(Self { program: current_binary()?, processes, limits, memory_bytes, metrics: None })
+    }
+}
+
+/// The running binary. On Linux `/proc/self/exe`, which keeps working when the file is replaced on disk.
+pub fn current_binary() -> std::io::Result<PathBuf> {
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    if proc_exe.exists() { Ok(proc_exe) } else { std::env::current_exe() }
+}
+
+/// A handle to the evaluator processes; cheap to clone. They stop when the last handle is dropped.
 #[derive(Debug, Clone)]
 pub struct ConditionEvaluator {
-    jobs: async_channel::Sender<Job>,
+    inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Job {
+#[derive(Debug)]
+struct Inner {
+    main: async_channel::Sender<process::Job>,
+    probation: async_channel::Sender<process::Job>,
+    /// Sources that answered without overrunning: evaluated in the main lane.
+    trusted: Mutex<HashSet<Arc<str>>>,
+    /// Sources known to parse.
+    compiled: Mutex<HashSet<Arc<str>>>,
+}
+
+impl std::fmt::Debug for process::Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.dollar.is_some() { "Evaluate" } else { "Compile" })
+        write!(f, "Job({} bytes)", self.frame.len())
     }
 }
 
 impl ConditionEvaluator {
-    /// Spawns `threads` evaluator threads (at least one).
-    pub fn start(threads: usize, limits: Limits) -> std::io::Result<Self> {
-        let (jobs, receiver) = async_channel::bounded(QUEUE_CAPACITY);
-        pool::Pool::start(threads, limits, receiver)?;
-        Ok(Self { jobs })
-    }
-
-    /// Parses the condition (and caches it), so a syntax error fails the task before any request is made.
-    pub async fn compile(&self, source: Arc<str>) -> Result<(), ConditionError> {
-        self.submit(source, None).await.map(drop)
-    }
-
-    /// Evaluates the condition with `$` bound to `dollar`.
-    pub async fn evaluate(&self, source: Arc<str>, dollar: Value) -> Result<Verdict, ConditionError> {
-        match self.submit(source, Some(dollar)).await? {
-            Some(verdict) => Ok(verdict),
-            None => Err(ConditionError::Unavailable),
+    /// Starts the supervisors (on the current tokio runtime); the processes start at once.
+    pub fn start(options: EvaluatorOptions) -> std::io::Result<Self> {
+        if !options.program.is_file() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the evaluator program {} does not exist", options.program.display()),
+            ));
         }
+        let process_options = Arc::new(process::ProcessOptions {
+            program: options.program,
+            args: process::child::ChildArgs { limits: options.limits, memory_bytes: options.memory_bytes },
+            metrics: options.metrics,
+        });
+        let main = process::start_lane("main", options.processes, process_options.clone());
+        let probation = process::start_lane("probation", 1, process_options);
+        let inner = Inner { main, probation, trusted: Mutex::default(), compiled: Mutex::default() };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
-    /// Queues a job and waits for its answer. Time spent queued does not count against the cap: the evaluator
-    /// stops the script at the cap, and the watchdog answers for a thread that cannot be stopped.
-    async fn submit(&self, source: Arc<str>, dollar: Option<Value>) -> Answer {
+    /// Checks that the condition parses (the native subset parses by construction), so that a syntax error fails
+    /// the task before any request is made.
+    pub async fn check(&self, condition: &Condition) -> Result<(), ConditionError> {
+        if condition.native.is_some() || remembered(&self.inner.compiled, &condition.source) {
+            return Ok(());
+        }
+        let frame = process::encode_job(process::JobKind::Compile, &condition.source, b"", |_| {});
+        self.submit(&self.inner.probation, frame).await?;
+        remember(&self.inner.compiled, &condition.source);
+        Ok(())
+    }
+
+    /// Evaluates the condition against `$`: natively when it can, else in an evaluator process.
+    pub async fn evaluate(
+        &self,
+        condition: &Condition,
+        dollar: &Dollar<'_>,
+    ) -> (Result<Verdict, ConditionError>, Path) {
+        if let Some(value) = condition.native.as_ref().and_then(|native| native.evaluate(dollar)) {
+            return (verdict::verdict(&value).map_err(ConditionError::BadResult), Path::Native);
+        }
+        let frame =
+            process::encode_job(process::JobKind::Evaluate, &condition.source, dollar.input.get().as_bytes(), |out| {
+                dollar.output.write_json(out)
+            });
+        let trusted = remembered(&self.inner.trusted, &condition.source);
+        let lane = if trusted { &self.inner.main } else { &self.inner.probation };
+        let answer = self.submit(lane, frame).await;
+        match &answer {
+            Err(ConditionError::Timeout(_) | ConditionError::Crashed(_)) if trusted => {
+                self.inner.trusted.lock().unwrap_or_else(PoisonError::into_inner).remove(&condition.source);
+            }
+            Err(ConditionError::Timeout(_) | ConditionError::Crashed(_)) => {}
+            _ if !trusted => remember(&self.inner.trusted, &condition.source),
+            _ => {}
+        }
+        let result = match answer {
+            Ok(Some(verdict)) => Ok(verdict),
+            Ok(None) => Err(ConditionError::Unavailable),
+            Err(error) => Err(error),
+        };
+        (result, Path::Engine)
+    }
+
+    /// Queues a job and waits for its answer.
+    async fn submit(&self, lane: &async_channel::Sender<process::Job>, frame: Vec<u8>) -> Answer {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { source, dollar, reply }).await.map_err(|_| ConditionError::Unavailable)?;
-        // A backstop only: an answer always comes within the cap plus the watchdog's grace once the job runs.
+        lane.send(process::Job { frame, reply }).await.map_err(|_| ConditionError::Unavailable)?;
+        // A backstop only: a job always gets an answer within the cap plus the grace once a process takes it.
         match tokio::time::timeout(ANSWER_BACKSTOP, answer).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) | Err(_) => Err(ConditionError::Unavailable),
         }
     }
+}
+
+fn remembered(set: &Mutex<HashSet<Arc<str>>>, source: &Arc<str>) -> bool {
+    set.lock().unwrap_or_else(PoisonError::into_inner).contains(source)
+}
+
+fn remember(set: &Mutex<HashSet<Arc<str>>>, source: &Arc<str>) {
+    let mut set = set.lock().unwrap_or_else(PoisonError::into_inner);
+    if set.len() >= MAX_REMEMBERED_SOURCES {
+        set.clear();
+    }
+    set.insert(source.clone());
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use decode::{decode_poll_batch, decode_single_task};
-pub use model::{Task, TaskExecLog, TaskResult, TaskResultStatus};
+pub use model::{Task, TaskExecLog, TaskOutput, TaskResult, TaskResultStatus};
 
 /// One batch poll: `GET /tasks/poll/batch/{task_type}?workerid&count&timeout[&domain]`.
 #[derive(Debug, Clone, Copy)]

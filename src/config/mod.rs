@@ -181,9 +181,11 @@ pub struct PollingConfig {
 /// The JavaScript evaluator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConditionsConfig {
-    /// Evaluator threads.
-    pub threads: usize,
-    /// Wall-clock cap per evaluation.
+    /// Evaluator processes of the main lane (one more serves the probation lane).
+    pub evaluators: usize,
+    /// Address-space limit of each evaluator process, bytes.
+    pub evaluator_memory_bytes: u64,
+    /// CPU-time cap per evaluation.
     pub timeout: Duration,
     /// Loop iterations per call frame.
     pub max_loop_iterations: u64,
@@ -262,11 +264,23 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConditionsConfig {
+    /// The limits of one evaluation.
+    pub fn limits(&self) -> crate::condition::Limits {
+        crate::condition::Limits {
+            loop_iterations: self.max_loop_iterations,
+            recursion: self.max_recursion,
+            timeout: self.timeout,
+        }
+    }
+}
+
 /// Evaluator defaults, from the evaluator's own limits.
 fn conditions_default() -> ConditionsConfig {
     let limits = crate::condition::Limits::default();
     ConditionsConfig {
-        threads: 2,
+        evaluators: 2,
+        evaluator_memory_bytes: 256 * 1024 * 1024,
         timeout: limits.timeout,
         max_loop_iterations: limits.loop_iterations,
         max_recursion: limits.recursion,

@@ -27,6 +27,8 @@ pub const KNOWN_TASK_PROPS: [(&str, &[&str]); 7] = [
 ];
 /// The server rejects longer long polls with 400.
 const MAX_POLL_TIMEOUT_MS: u64 = 5000;
+/// Smallest address space an evaluator process is allowed.
+const MIN_EVALUATOR_MEMORY: u64 = 128 << 20;
 const SECRET_KEYS: [&str; 2] = ["server.auth_key", "server.auth_secret"];
 
 /// Loads and validates the configuration, or lists every problem.
@@ -269,8 +271,14 @@ impl Resolver {
 
     fn conditions(&mut self) -> ConditionsConfig {
         let defaults = conditions_default();
-        let threads = self.global(&["conditions", "threads"], defaults.threads, &[], None);
-        self.check("conditions.threads", (1..=64).contains(&threads), "must be from 1 to 64");
+        let evaluators = self.global(&["conditions", "evaluators"], defaults.evaluators, &[], None);
+        self.check("conditions.evaluators", (1..=64).contains(&evaluators), "must be from 1 to 64");
+        let memory = self.global(&["conditions", "evaluator_memory_bytes"], defaults.evaluator_memory_bytes, &[], None);
+        self.check(
+            "conditions.evaluator_memory_bytes",
+            (MIN_EVALUATOR_MEMORY..=64 << 30).contains(&memory),
+            "must be from 134217728 (128 MiB: an evaluator process needs ~40 MiB of address space to start) to 68719476736",
+        );
         let timeout_ms = self.global(&["conditions", "timeout_ms"], defaults.timeout.as_millis() as u64, &[], None);
         self.check("conditions.timeout_ms", (1..=60_000).contains(&timeout_ms), "must be from 1 to 60000");
         let loops = self.global(&["conditions", "max_loop_iterations"], defaults.max_loop_iterations, &[], None);
@@ -278,7 +286,8 @@ impl Resolver {
         let recursion = self.global(&["conditions", "max_recursion"], defaults.max_recursion, &[], None);
         self.check("conditions.max_recursion", (1..=10_000).contains(&recursion), "must be from 1 to 10000");
         ConditionsConfig {
-            threads,
+            evaluators,
+            evaluator_memory_bytes: memory,
             timeout: Duration::from_millis(timeout_ms),
             max_loop_iterations: loops,
             max_recursion: recursion,

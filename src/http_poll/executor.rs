@@ -1,18 +1,18 @@
-//! IO: executes one delivered task to an [`Outcome`]: parse the input, compile the condition, send the request
+//! IO: executes one delivered task to an [`Outcome`]: parse the input, check the condition, send the request
 //! (once, or on every poll), ask the condition, and wait between polls by holding or parking. It never panics on
 //! task input and never reports a success it did not see. Metrics are recorded as it goes. A task holding between
-//! polls keeps little: its spec, its input and last response as JSON text ([`compact_json`](super::compact_json)),
-//! its poll state and log, no tracing span; thousands can hold at once.
+//! polls keeps little: its spec, its input and last response as JSON text (a response body exactly as received,
+//! never a tree), its poll state and log, no tracing span; thousands can hold at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::compact_json::CompactJson;
 use super::host_limits::HostLimits;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
@@ -23,9 +23,9 @@ use super::strategy::with_jitter;
 use super::termination::{Decision, FailureKind, Observation, decide_poll, decide_single};
 use super::wait::{self, Wait, WaitInputs};
 use crate::clock::epoch_ms;
-use crate::condition::fast::FastCondition;
-use crate::condition::{ConditionError, ConditionEvaluator, Verdict};
-use crate::conductor::Task;
+use crate::condition::dollar::{Dollar, PollView};
+use crate::condition::{Condition, ConditionError, ConditionEvaluator, Path, Verdict};
+use crate::conductor::{Task, TaskOutput};
 use crate::logging::{SpanSlot, task_span};
 use crate::metrics::TaskMetrics;
 
@@ -83,20 +83,25 @@ pub struct Executor {
     settings: ExecutorSettings,
 }
 
-/// What an HTTP_POLL execution keeps from its task, compactly: the input (for `$`), and for a parked task its saved
-/// state and last response.
+/// What an HTTP_POLL execution keeps from its task, as JSON text: the input (for `$`), and for a parked task its
+/// saved state and last response.
 struct PollStart<'a> {
     task: &'a Task,
-    input: CompactJson,
-    /// The newest response seen; the output is built from it.
-    last_response: Option<CompactJson>,
+    input: Box<RawValue>,
+    /// The newest response seen, as the output's `response`.
+    last_response: Option<Box<RawValue>>,
     state: PollState,
+}
+
+/// JSON text of a value (serializing a tree cannot fail).
+fn to_text(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 impl<'a> PollStart<'a> {
     fn new(task: &'a Task, input: &Value, saved_output: &Value) -> Self {
         let restored = PollState::restore(&task.task_id, saved_output);
-        let last_response = restored.as_ref().and_then(|_| saved_output.get("response")).map(CompactJson::new);
+        let last_response = restored.as_ref().and_then(|_| saved_output.get("response")).map(to_text);
         let state = restored.unwrap_or_else(|| PollState {
             version: STATE_VERSION,
             task_id: task.task_id.clone(),
@@ -105,7 +110,7 @@ impl<'a> PollStart<'a> {
             next_poll_at_ms: 0,
             saved_at_delivery: None,
         });
-        Self { task, input: CompactJson::new(input), last_response, state }
+        Self { task, input: to_text(input), last_response, state }
     }
 }
 
@@ -154,7 +159,7 @@ impl Executor {
     async fn single_call(&self, request: &RequestSpec, delivery: &Delivery, mut logs: ExecLog) -> Outcome {
         let exchange = Box::pin(self.send(request, delivery, &delivery.task_id)).await;
         logs.push(describe_exchange(request, &exchange, "call"));
-        let output = response_output(exchange.response.as_ref().map(HttpResponse::to_json), None);
+        let output = response_output(exchange.response.as_ref().map(HttpResponse::to_raw), None);
         let kind = match decide_single(&exchange.observation) {
             Decision::Fail { terminal, reason, kind } => OutcomeKind::Failed { terminal, reason, kind },
             Decision::Complete | Decision::PollAgain => OutcomeKind::Completed,
@@ -170,13 +175,10 @@ impl Executor {
         delivery: &Delivery,
         mut logs: ExecLog,
     ) -> Outcome {
-        let condition: Arc<str> = polling.condition.as_str().into();
-        // The common `$.a.b == 'x'` shape is answered natively wherever the answer is certain (else boa runs it);
-        // it is valid JavaScript by construction, so it needs no compile either.
-        let fast = FastCondition::parse(&polling.condition);
-        if fast.is_none()
-            && let Err(error) = Box::pin(self.conditions.compile(condition.clone())).await
-        {
+        // The common shapes are answered natively wherever the answer is certain (else the engine runs them); they
+        // are valid JavaScript by construction, so they need no check either.
+        let condition = Condition::new(&polling.condition);
+        if let Err(error) = Box::pin(self.conditions.check(&condition)).await {
             let kind = if error.is_script_fault() { FailureKind::ConditionError } else { FailureKind::Internal };
             return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
         }
@@ -213,10 +215,9 @@ impl Executor {
                 if let Some(callback_after_secs) = parked {
                     delivery.metrics.parked();
                     logs.push(format!("Parked for {callback_after_secs} s after {} polls.", state.polls_made));
-                    let mut output =
-                        response_output(last_response.map(CompactJson::into_value), Some(state.polls_made));
+                    let mut output = response_output(last_response, Some(state.polls_made));
                     state.saved_at_delivery = Some(task.poll_count);
-                    state.store(&mut output);
+                    state.store(&mut output.fields);
                     return Outcome { kind: OutcomeKind::Parked { callback_after_secs }, output, logs };
                 }
             }
@@ -231,15 +232,16 @@ impl Executor {
                 state.first_poll_at_ms = epoch_ms();
             }
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
-                let output = poll_output(response, state.polls_made);
-                *verdict = Some(Box::pin(self.evaluate(&condition, fast, &input, output, delivery)).await);
+                let dollar = Dollar {
+                    input: &input,
+                    output: PollView { response: response.view(), poll_count: state.polls_made },
+                };
+                *verdict = Some(Box::pin(self.evaluate(&condition, &dollar, delivery)).await);
             }
             let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
             let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));
-            let newest = |last: Option<CompactJson>| {
-                exchange.response.as_ref().map(HttpResponse::to_json).or_else(|| last.map(CompactJson::into_value))
-            };
+            let newest = |last: Option<Box<RawValue>>| exchange.response.as_ref().map(HttpResponse::to_raw).or(last);
             let whole_task = Duration::from_millis(epoch_ms().saturating_sub(state.first_poll_at_ms));
             match decision {
                 Decision::Complete => {
@@ -264,7 +266,7 @@ impl Executor {
                     logs.push(line);
                     state.next_poll_at_ms = epoch_ms() + delay.as_millis() as u64;
                     if let Some(response) = &exchange.response {
-                        last_response = Some(CompactJson::new(&response.to_json()));
+                        last_response = Some(response.to_raw());
                     }
                 }
             }
@@ -278,29 +280,16 @@ impl Executor {
             .min(self.settings.max_poll_delay)
     }
 
-    /// Asks the fast path, else boa; either way it is one evaluation in the metrics, with its outcome and time.
+    /// Asks the condition (natively, else in an evaluator process); either way it is one evaluation in the metrics,
+    /// with its outcome, path and time.
     async fn evaluate(
         &self,
-        condition: &Arc<str>,
-        fast: Option<FastCondition<'_>>,
-        input: &CompactJson,
-        output: Value,
+        condition: &Condition,
+        dollar: &Dollar<'_>,
         delivery: &Delivery,
     ) -> Result<Verdict, ConditionError> {
         let started = Instant::now();
-        // `$.output...` needs no input; anything else reads it again (once).
-        let mut input_value: Option<Value> = None;
-        let answer = fast.and_then(|fast| match fast.root() {
-            "output" => fast.evaluate(Some(&output)),
-            root => fast.evaluate(dollar_member(input_value.insert(input.to_value()), &output, root)),
-        });
-        let result = match answer {
-            Some(verdict) => Ok(verdict),
-            None => {
-                let dollar = dollar_with(&input_value.unwrap_or_else(|| input.to_value()), output);
-                self.conditions.evaluate(condition.clone(), dollar).await
-            }
-        };
+        let (result, path) = self.conditions.evaluate(condition, dollar).await;
         let outcome = match &result {
             Ok(Verdict::Holds) => "true",
             Ok(Verdict::NotYet) => "false",
@@ -308,7 +297,7 @@ impl Executor {
             Err(ConditionError::Timeout(_)) => "timeout",
             Err(_) => "error",
         };
-        delivery.metrics.condition(outcome, started.elapsed());
+        delivery.metrics.condition(outcome, path == Path::Native, started.elapsed());
         result
     }
 
@@ -380,42 +369,12 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// `$` for the condition: the task input's keys, plus `input` (the task input) and `output` (this poll's output:
-/// `response`, `pollCount`, and `status` = the status code, as some HTTP_POLL examples read `$.output.status`).
-pub fn dollar(input: &Value, response: &HttpResponse, polls_made: u32) -> Value {
-    dollar_with(input, poll_output(response, polls_made))
-}
-
-/// `$.output` of a poll.
-fn poll_output(response: &HttpResponse, polls_made: u32) -> Value {
-    json!({"response": response.to_json(), "pollCount": polls_made, "status": response.status})
-}
-
-fn dollar_with(input: &Value, output: Value) -> Value {
-    let mut root = input.as_object().cloned().unwrap_or_default();
-    root.insert("input".into(), input.clone());
-    root.insert("output".into(), output);
-    Value::Object(root)
-}
-
-/// `$[name]` as [`dollar`] would build it, without building it.
-fn dollar_member<'a>(input: &'a Value, output: &'a Value, name: &str) -> Option<&'a Value> {
-    match name {
-        "input" => Some(input),
-        "output" => Some(output),
-        _ => input.as_object()?.get(name),
-    }
-}
-
-fn response_output(response: Option<Value>, polls: Option<u32>) -> Map<String, Value> {
-    let mut output = Map::new();
-    if let Some(response) = response {
-        output.insert("response".into(), response);
-    }
+fn response_output(response: Option<Box<RawValue>>, polls: Option<u32>) -> TaskOutput {
+    let mut fields = Map::new();
     if let Some(polls) = polls {
-        output.insert("pollCount".into(), polls.into());
+        fields.insert("pollCount".into(), polls.into());
     }
-    output
+    TaskOutput { fields, response }
 }
 
 fn describe_exchange(request: &RequestSpec, exchange: &Exchange, what: &str) -> String {
@@ -429,29 +388,5 @@ fn describe_exchange(request: &RequestSpec, exchange: &Exchange, what: &str) -> 
         ),
         (None, Observation::NoResponse(error)) => format!("{what}: {error}"),
         (None, _) => format!("{what}: {target}: no response"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dollar_member_reads_what_dollar_holds() {
-        let response = HttpResponse {
-            status: 200,
-            reason: "OK".into(),
-            headers: Map::new(),
-            body: json!({"state": "DONE"}),
-            elapsed: Duration::ZERO,
-        };
-        let inputs =
-            [json!({"a": 1, "input": "shadowed", "output": "shadowed"}), json!([1]), json!("text"), json!(null)];
-        for input in inputs {
-            let (output, whole) = (poll_output(&response, 2), dollar(&input, &response, 2));
-            for name in ["a", "input", "output", "missing", "0"] {
-                assert_eq!(dollar_member(&input, &output, name), whole.get(name), "{input} {name}");
-            }
-        }
     }
 }

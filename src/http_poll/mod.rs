@@ -20,10 +20,8 @@
 //! Pure modules decide; [`executor`] and [`request`] do the IO:
 //! [`spec`] (input → validated spec), [`strategy`] (delay after n polls), [`termination`] (what a response and a
 //! verdict mean), [`wait`] (hold or park), [`state`] (what a parked task carries), [`outcome`] (→ TaskResult),
-//! [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies),
-//! [`compact_json`] (the input and the previous response, kept compact while a task holds).
+//! [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
 
-pub mod compact_json;
 pub mod executor;
 pub mod host_limits;
 pub mod outcome;

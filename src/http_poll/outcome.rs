@@ -1,10 +1,12 @@
 //! Pure: how an execution ends ([`Outcome`]) and its mapping to the [`TaskResult`] sent to Conductor, with the
 //! task's execution log kept short.
 
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 
 use super::termination::FailureKind;
-use crate::conductor::{Task, TaskExecLog, TaskResult, TaskResultStatus};
+use crate::conductor::{Task, TaskExecLog, TaskOutput, TaskResult, TaskResultStatus};
 
 /// Log lines sent with one update at most; older lines are summarised by a count.
 pub const MAX_LOG_LINES: usize = 20;
@@ -38,7 +40,7 @@ pub struct Outcome {
     /// Status and reason.
     pub kind: OutcomeKind,
     /// The task's new `outputData` (replaces the stored one).
-    pub output: Map<String, Value>,
+    pub output: TaskOutput,
     /// Execution log lines for this update.
     pub logs: ExecLog,
 }
@@ -46,7 +48,11 @@ pub struct Outcome {
 impl Outcome {
     /// A failure without output, e.g. invalid input.
     pub fn failed(kind: FailureKind, terminal: bool, reason: impl Into<String>, logs: ExecLog) -> Self {
-        Self { kind: OutcomeKind::Failed { terminal, reason: reason.into(), kind }, output: Map::new(), logs }
+        Self {
+            kind: OutcomeKind::Failed { terminal, reason: reason.into(), kind },
+            output: TaskOutput::default(),
+            logs,
+        }
     }
 
     /// The update body for this outcome.
@@ -85,46 +91,65 @@ impl Outcome {
 /// Keeps an output under `max_bytes` of JSON: a response body that does not fit is cut and marked
 /// (`response.bodyTruncated: true`, `response.bodyBytes`: its full size as JSON text), then, if still needed, the
 /// response headers are dropped (`response.headersDropped: true`). `Err` with the size when even that is too big.
-/// The condition always saw the whole body; only what is stored on the server is cut.
-pub fn fit_output(output: &mut Map<String, Value>, max_bytes: usize) -> Result<(), usize> {
+/// The condition always saw the whole body; only what is stored on the server is cut. Only the response's top level
+/// is parsed to do it: the body stays text.
+pub fn fit_output(output: &mut TaskOutput, max_bytes: usize) -> Result<(), usize> {
     let size = json_len(output);
     if size <= max_bytes {
         return Ok(());
     }
-    if let Some(Value::Object(response)) = output.get_mut("response")
-        && let Some(body) = response.remove("body")
-    {
-        let text = match body {
-            Value::String(text) => text,
-            other => other.to_string(),
-        };
+    let Some(raw) = output.response.take() else { return Err(size) };
+    let Ok(parts) = serde_json::from_str::<BTreeMap<String, &RawValue>>(raw.get()) else {
+        output.response = Some(raw);
+        return Err(size);
+    };
+    let mut response: BTreeMap<String, Box<RawValue>> =
+        parts.iter().filter(|(key, _)| *key != "body").map(|(key, value)| (key.clone(), (*value).to_owned())).collect();
+    if let Some(body) = parts.get("body") {
+        // A string body is cut as its text, anything else as its JSON text.
+        let text = serde_json::from_str::<String>(body.get()).unwrap_or_else(|_| body.get().to_owned());
         let full = text.len();
         let mut keep = full.saturating_sub(size - max_bytes + 128);
-        response.insert("bodyTruncated".into(), Value::Bool(true));
-        response.insert("bodyBytes".into(), full.into());
+        response.insert("bodyTruncated".into(), raw_json(&true));
+        response.insert("bodyBytes".into(), raw_json(&full));
         // Escaping can make the kept text longer as JSON than as text: shrink until it fits.
         for _ in 0..8 {
-            response.insert("body".into(), Value::String(text[..floor_char_boundary(&text, keep)].to_owned()));
-            let now = json_len(response);
-            let rest = size.saturating_sub(full);
-            if rest + now <= max_bytes || keep == 0 {
+            response.insert("body".into(), raw_json(&text[..floor_char_boundary(&text, keep)]));
+            output.response = Some(raw_json(&response));
+            let now = json_len(output);
+            if now <= max_bytes || keep == 0 {
                 break;
             }
-            keep = keep.saturating_sub((rest + now - max_bytes).max(keep / 4));
+            keep = keep.saturating_sub((now - max_bytes).max(keep / 4));
         }
     }
-    if json_len(output) > max_bytes
-        && let Some(Value::Object(response)) = output.get_mut("response")
-        && response.remove("headers").is_some()
-    {
-        response.insert("headersDropped".into(), Value::Bool(true));
+    if json_len(output) > max_bytes && response.remove("headers").is_some() {
+        response.insert("headersDropped".into(), raw_json(&true));
     }
+    output.response = Some(raw_json(&response));
     let fitted = json_len(output);
     if fitted <= max_bytes { Ok(()) } else { Err(fitted) }
 }
 
-fn json_len(output: &Map<String, Value>) -> usize {
-    serde_json::to_vec(output).map_or(usize::MAX, |v| v.len())
+/// A small value as JSON text (serializing plain data cannot fail).
+fn raw_json<T: serde::Serialize + ?Sized>(value: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+/// The length of `output` as JSON, counted without writing it anywhere.
+fn json_len(output: &TaskOutput) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, output).map_or(usize::MAX, |()| count.0)
 }
 
 /// The largest index ≤ `at` that is a char boundary of `text`.
@@ -169,10 +194,16 @@ impl ExecLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, Value, json};
 
     fn task() -> Task {
         Task { task_id: "t".into(), workflow_instance_id: "w".into(), ..Task::default() }
+    }
+
+    /// An output with `response` as raw JSON text, as the executor builds it.
+    fn with_response(response: Value, fields: Value) -> TaskOutput {
+        let Value::Object(fields) = fields else { panic!("fields are an object") };
+        TaskOutput { fields, response: Some(raw_json(&response)) }
     }
 
     #[test]
@@ -194,8 +225,7 @@ mod tests {
             (OutcomeKind::Parked { callback_after_secs: 7 }, TaskResultStatus::InProgress, None, 7),
         ];
         for (kind, status, reason, callback) in cases {
-            let mut output = Map::new();
-            output.insert("response".into(), json!({"statusCode": 200}));
+            let output = with_response(json!({"statusCode": 200}), json!({}));
             let mut logs = ExecLog::default();
             logs.push("line");
             let result = Outcome { kind, output: output.clone(), logs }.into_task_result(&task(), "me", 42);
@@ -203,6 +233,7 @@ mod tests {
             assert_eq!(result.reason_for_incompletion.as_deref(), reason);
             assert_eq!(result.callback_after_seconds, callback);
             assert_eq!(result.output_data, output);
+            assert_eq!(result.output_data.to_value(), json!({"response": {"statusCode": 200}}));
             assert_eq!(
                 (result.task_id.as_str(), result.workflow_instance_id.as_str(), result.worker_id.as_str()),
                 ("t", "w", "me")
@@ -216,33 +247,39 @@ mod tests {
     #[test]
     fn oversized_outputs_are_truncated_with_a_marker() {
         let body = "é".repeat(300_000) + "\"quoted\"";
-        let mut output = Map::new();
-        output.insert("response".into(), json!({"statusCode": 200, "headers": {"A": ["b"]}, "body": {"text": body}}));
-        output.insert("pollCount".into(), json!(3));
+        let mut output = with_response(
+            json!({"statusCode": 200, "headers": {"A": ["b"]}, "body": {"text": body}}),
+            json!({"pollCount": 3}),
+        );
         assert!(json_len(&output) > 600_000);
         fit_output(&mut output, 100_000).unwrap();
         assert!(json_len(&output) <= 100_000, "{}", json_len(&output));
-        assert_eq!(output["response"]["bodyTruncated"], true);
-        assert!(output["response"]["bodyBytes"].as_u64().unwrap() > 600_000);
-        assert_eq!(output["response"]["statusCode"], 200);
-        assert_eq!(output["response"]["headers"]["A"], json!(["b"]));
-        assert_eq!(output["pollCount"], 3);
-        assert!(output["response"]["body"].as_str().unwrap().starts_with("{\"text\":\"éé"));
+        let fitted = output.to_value();
+        assert_eq!(fitted["response"]["bodyTruncated"], true);
+        assert!(fitted["response"]["bodyBytes"].as_u64().unwrap() > 600_000);
+        assert_eq!(fitted["response"]["statusCode"], 200);
+        assert_eq!(fitted["response"]["headers"]["A"], json!(["b"]));
+        assert_eq!(fitted["pollCount"], 3);
+        assert!(fitted["response"]["body"].as_str().unwrap().starts_with("{\"text\":\"éé"));
 
-        let mut small = Map::new();
-        small.insert("response".into(), json!({"statusCode": 200, "body": {"ok": true}}));
+        let mut text_body = with_response(json!({"statusCode": 200, "body": "x".repeat(50_000)}), json!({}));
+        fit_output(&mut text_body, 10_000).unwrap();
+        let fitted = text_body.to_value();
+        assert!(fitted["response"]["body"].as_str().unwrap().starts_with("xxx"), "a text body is cut as text");
+        assert_eq!(fitted["response"]["bodyBytes"], 50_000);
+
+        let mut small = with_response(json!({"statusCode": 200, "body": {"ok": true}}), json!({}));
         let before = small.clone();
         fit_output(&mut small, 100_000).unwrap();
         assert_eq!(small, before, "small outputs are untouched");
 
-        let mut headers_only = Map::new();
         let many: Map<String, Value> = (0..5000).map(|i| (format!("H-{i}"), json!(["value"]))).collect();
-        headers_only.insert("response".into(), json!({"statusCode": 200, "headers": many, "body": null}));
+        let mut headers_only = with_response(json!({"statusCode": 200, "headers": many, "body": null}), json!({}));
         fit_output(&mut headers_only, 10_000).unwrap();
-        assert_eq!(headers_only["response"]["headersDropped"], true);
+        assert_eq!(headers_only.to_value()["response"]["headersDropped"], true);
 
-        let mut hopeless = Map::new();
-        hopeless.insert("state".into(), json!("x".repeat(50_000)));
+        let mut hopeless =
+            TaskOutput::from_fields([("state".to_owned(), json!("x".repeat(50_000)))].into_iter().collect());
         assert!(fit_output(&mut hopeless, 10_000).is_err());
     }
 

@@ -1,5 +1,6 @@
 //! IO: sends one [`RequestSpec`] to its target and reads the response into the HTTP task's output shape
-//! `{statusCode, reasonPhrase, headers, body}` (headers as lists of strings, body parsed when it is JSON).
+//! `{statusCode, reasonPhrase, headers, body}` (headers as lists of strings, a JSON body kept as its text: it is
+//! validated once and never parsed into a tree, see [`Body`]).
 //!
 //! The request's deadline (`connectionTimeOut + readTimeOut`) covers the whole call, body included, and starts
 //! once the per-host permit is held. Bodies above the configured cap fail the request rather than being buffered.
@@ -12,16 +13,18 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method};
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use tokio::time::Instant;
 use url::Url;
 
 use super::host_limits::HostLimits;
 use super::policy::{TargetPolicy, find_blocked};
 use super::spec::RequestSpec;
+use crate::condition::dollar::{BodyView, ResponseView};
 
 /// A response as the task output and the condition's `$.output.response` see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,
@@ -29,16 +32,75 @@ pub struct HttpResponse {
     pub reason: String,
     /// Header name (Title-Case) → values.
     pub headers: Map<String, Value>,
-    /// JSON when the body parses as JSON, else the text (lossy UTF-8); null when empty.
-    pub body: Value,
+    /// The body.
+    pub body: Body,
     /// Time from sending to the end of the body.
     pub elapsed: Duration,
 }
 
+/// A response body: JSON when it parses as JSON (kept as its text), else the text (invalid UTF-8 replaced); null
+/// when empty.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Empty, or only white space.
+    Null,
+    /// Not JSON.
+    Text(String),
+    /// JSON, as received (without surrounding white space).
+    Json(Box<RawValue>),
+}
+
+impl Body {
+    /// Classifies a body once, when it arrives.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Body::Null;
+        }
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => return Body::Text(String::from_utf8_lossy(error.as_bytes()).into_owned()),
+        };
+        // Escaped lone surrogates are valid JSON text but not a valid tree (serde_json's, the engine's `$`): such
+        // a body is text, as it always was. Only bodies with surrogate escapes pay for the full check.
+        if has_surrogate_escape(&text) && serde_json::from_str::<Value>(&text).is_err() {
+            return Body::Text(text);
+        }
+        match serde_json::from_str::<Box<RawValue>>(&text) {
+            Ok(raw) => Body::Json(raw),
+            Err(_) => Body::Text(text),
+        }
+    }
+
+    /// The view `$` and the output read.
+    pub fn view(&self) -> BodyView<'_> {
+        match self {
+            Body::Null => BodyView::Null,
+            Body::Text(text) => BodyView::Text(text),
+            Body::Json(raw) => BodyView::Json(raw),
+        }
+    }
+}
+
+/// Whether `text` holds a `\uD800`–`\uDFFF` escape (or something that looks like one).
+fn has_surrogate_escape(text: &str) -> bool {
+    text.as_bytes().windows(4).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && matches!(w[2], b'd' | b'D')
+            && matches!(w[3], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+    })
+}
+
 impl HttpResponse {
-    /// The `response` object of the task output.
-    pub fn to_json(&self) -> Value {
-        json!({"statusCode": self.status, "reasonPhrase": self.reason, "headers": self.headers, "body": self.body})
+    /// The view `$.output.response` and the task output read.
+    pub fn view(&self) -> ResponseView<'_> {
+        ResponseView { status: self.status, reason: &self.reason, headers: &self.headers, body: self.body.view() }
+    }
+
+    /// The `response` object of the task output, as JSON text (the body copied in as received).
+    pub fn to_raw(&self) -> Box<RawValue> {
+        // Serializing strings, maps of strings and validated JSON text cannot fail.
+        serde_json::value::to_raw_value(&self.view()).unwrap_or_else(|_| RawValue::NULL.to_owned())
     }
 }
 
@@ -143,7 +205,8 @@ impl HttpInvoker {
             return Err(InvokeError::BodyTooLarge(self.max_body_bytes));
         }
         let headers = header_lists(response.headers(), &self.sensitive);
-        let mut body = Vec::new();
+        let capacity = declared.map_or(0, |len| len as usize).min(self.max_body_bytes);
+        let mut body = Vec::with_capacity(capacity);
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > self.max_body_bytes {
                 return Err(InvokeError::BodyTooLarge(self.max_body_bytes));
@@ -154,7 +217,7 @@ impl HttpInvoker {
             status: status.as_u16(),
             reason: status.canonical_reason().unwrap_or_default().to_owned(),
             headers,
-            body: parse_body(&body),
+            body: Body::from_bytes(body),
             elapsed: started.elapsed(),
         })
     }
@@ -168,7 +231,7 @@ pub fn response_from_parts(status: u16, headers: &HeaderMap, body: &[u8], sensit
         status,
         reason: reason.to_owned(),
         headers: header_lists(headers, sensitive),
-        body: parse_body(body),
+        body: Body::from_bytes(body.to_vec()),
         elapsed: Duration::ZERO,
     }
 }
@@ -181,13 +244,6 @@ pub fn describe_target(method: &reqwest::Method, url: &Url) -> String {
     let _ = shown.set_password(None);
     let _ = shown.set_username("");
     format!("{method} {shown}")
-}
-
-fn parse_body(bytes: &[u8]) -> Value {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 fn header_lists(headers: &HeaderMap, sensitive: &[String]) -> Map<String, Value> {
@@ -240,14 +296,27 @@ fn transport(error: reqwest::Error) -> InvokeError {
 mod tests {
     use super::*;
 
+    use serde_json::json;
+
+    /// The body as the output and `$` see it.
+    fn seen(bytes: &[u8]) -> Value {
+        serde_json::to_value(Body::from_bytes(bytes.to_vec()).view()).unwrap()
+    }
+
     #[test]
-    fn bodies_parse_as_json_when_they_can() {
-        assert_eq!(parse_body(b""), Value::Null);
-        assert_eq!(parse_body(b" \n"), Value::Null);
-        assert_eq!(parse_body(br#"{"a":[1]}"#), json!({"a": [1]}));
-        assert_eq!(parse_body(b"42"), json!(42));
-        assert_eq!(parse_body(b"<html>oops</html>"), json!("<html>oops</html>"));
-        assert_eq!(parse_body(b"\xff\xfeok"), json!("\u{fffd}\u{fffd}ok"));
+    fn bodies_are_json_when_they_parse() {
+        assert_eq!(seen(b""), Value::Null);
+        assert_eq!(seen(b" \n"), Value::Null);
+        assert_eq!(seen(br#" {"a":[1]} "#), json!({"a": [1]}));
+        assert!(
+            matches!(Body::from_bytes(br#" {"a": [1]}"#.to_vec()), Body::Json(raw) if raw.get() == r#"{"a": [1]}"#)
+        );
+        assert_eq!(seen(b"42"), json!(42));
+        assert_eq!(seen(b"<html>oops</html>"), json!("<html>oops</html>"));
+        assert_eq!(seen(b"\xff\xfeok"), json!("\u{fffd}\u{fffd}ok"));
+        assert_eq!(seen(br#"{"s": "\ud83d\ude00"}"#), json!({"s": "😀"}), "a surrogate pair is fine");
+        assert_eq!(seen(br#"{"s": "\ud800"}"#), json!(r#"{"s": "\ud800"}"#), "a lone surrogate makes it text");
+        assert_eq!(seen(b"[1,]"), json!("[1,]"));
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub struct Handles {
     handed_back: Counter,
     update_retries: Counter,
     result_size: Histogram,
-    condition_time: Histogram,
+    condition_native_time: Histogram,
+    condition_engine_time: Histogram,
     queue_depth: Gauge,
     superseded: Counter,
     updates_pending: Gauge,
@@ -62,7 +63,12 @@ impl Metrics {
             handed_back: self.handed_back.get_or_create_owned(&label),
             update_retries: self.update_retries.get_or_create_owned(&label),
             result_size: self.task_result_size.get_or_create_owned(&label),
-            condition_time: self.condition_evaluation_time.get_or_create_owned(&label),
+            condition_native_time: self
+                .condition_evaluation_time
+                .get_or_create_owned(&TaskTypePath { taskType: name.to_owned(), path: "native" }),
+            condition_engine_time: self
+                .condition_evaluation_time
+                .get_or_create_owned(&TaskTypePath { taskType: name.to_owned(), path: "engine" }),
             queue_depth: self.queue_depth.get_or_create_owned(&label),
             superseded: self.results_superseded.get_or_create_owned(&label),
             updates_pending: self.updates_pending.get_or_create_owned(&label),
@@ -139,10 +145,12 @@ impl TaskMetrics {
         self.all.target_request_time.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
-    /// A condition evaluation: `true`, `false`, `fail`, `error` or `timeout`.
-    pub fn condition(&self, outcome: &'static str, elapsed: Duration) {
+    /// A condition evaluation: `true`, `false`, `fail`, `error` or `timeout`; `native` when the native evaluator
+    /// answered it (else the engine did).
+    pub fn condition(&self, outcome: &'static str, native: bool, elapsed: Duration) {
         self.all.condition_evaluations.get_or_create(&TaskTypeOutcome { taskType: self.name.clone(), outcome }).inc();
-        self.condition_time.observe(elapsed.as_secs_f64());
+        let time = if native { &self.condition_native_time } else { &self.condition_engine_time };
+        time.observe(elapsed.as_secs_f64());
     }
 
     /// A task started or stopped waiting here between polls.

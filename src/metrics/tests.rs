@@ -18,7 +18,7 @@ fn scenario() -> String {
     poll.poll_iteration("complete");
     poll.target_request("api.internal:443", "2xx", Duration::from_millis(12));
     poll.target_request("elsewhere:80", "5xx", Duration::from_millis(30));
-    poll.condition("false", Duration::from_micros(4));
+    poll.condition("false", true, Duration::from_micros(4));
     poll.held(2);
     poll.held(-1);
     poll.parked();

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::clock::epoch_ms;
-use crate::conductor::{ConductorApi, EncodedResult, PolledTask, Task, TaskResult, TaskResultStatus};
+use crate::conductor::{ConductorApi, EncodedResult, PolledTask, Task, TaskOutput, TaskResult, TaskResultStatus};
 use crate::config::TaskTypeConfig;
 use crate::health::Health;
 use crate::http_poll::outcome::ExecLog;
@@ -266,7 +266,7 @@ impl<C: ConductorApi> Worker<C> {
             status: TaskResultStatus::InProgress,
             reason_for_incompletion: None,
             callback_after_seconds: 0,
-            output_data,
+            output_data: TaskOutput::from_fields(output_data),
             logs: Vec::new(),
         };
         self.metrics.handed_back();
@@ -288,7 +288,7 @@ impl<C: ConductorApi> Worker<C> {
             status: TaskResultStatus::FailedWithTerminalError,
             reason_for_incompletion: Some(format!("the worker could not decode the task: {error}")),
             callback_after_seconds: 0,
-            output_data: serde_json::Map::new(),
+            output_data: TaskOutput::default(),
             logs: Vec::new(),
         };
         tracing::error!(task_id = %result.task_id, error = %error, "Polled an undecodable task; failing it.");

@@ -1,0 +1,310 @@
+//! Evaluator processes and their supervisors (the worker's side).
+//!
+//! Conditions that need the engine run in child processes ([`child`]), never in the worker: a script can then
+//! spend at most its CPU cap, allocate at most the process's address-space limit, and crash nothing but its
+//! evaluator. One supervisor task per process feeds it jobs from its lane's queue, one at a time, and watches each
+//! job: when the process has spent the cap plus [`STUCK_GRACE`] of CPU time on one job without answering (a native
+//! built-in such as a catastrophic regex, a huge `sort` or `fill`, which the engine cannot interrupt), it is
+//! SIGKILLed, the job fails with a timeout, and a new process is started. A process that dies during a job (an
+//! allocation over the limit aborts it) fails that job the same way. No CPU keeps burning after the task failed.
+//!
+//! ```text
+//! job ─▶ lane queue ─▶ supervisor ─▶ stdin ─▶ process ─▶ stdout ─▶ answer
+//!                          └─ CPU past cap + grace, or EOF: kill, answer for it, respawn
+//! ```
+
+pub mod child;
+mod protocol;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::oneshot;
+
+use protocol::{AnswerFrame, MAX_ANSWER_BYTES};
+pub(super) use protocol::{JobKind, encode_job};
+
+use super::cpu_time::thread_cpu_time;
+use super::{Answer, ConditionError};
+use crate::metrics::EvaluatorMetrics;
+use child::{ChildArgs, SUBCOMMAND};
+
+/// How far past the cap (in CPU time) a process may run one job before it is killed: the engine stops ordinary
+/// runaways at the cap itself, so this only catches native built-ins.
+pub const STUCK_GRACE: Duration = Duration::from_millis(20);
+/// Jobs waiting for a process, per lane. Bounded; callers are task executions, themselves bounded by slots.
+const QUEUE_CAPACITY: usize = 1024;
+/// Longest stderr line of an evaluator that is logged.
+const MAX_LOGGED_LINE: usize = 300;
+/// Stderr lines logged per process (a process that keeps writing is not allowed to flood the log).
+const MAX_LOGGED_LINES: usize = 20;
+/// Pause before starting a process again after a failed start, doubling to [`MAX_SPAWN_BACKOFF`].
+const SPAWN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_SPAWN_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A job for an evaluator process: an encoded frame and where its answer goes.
+pub(super) struct Job {
+    pub frame: Vec<u8>,
+    pub reply: oneshot::Sender<Answer>,
+}
+
+/// What every process of the pool is started with.
+#[derive(Debug, Clone)]
+pub(super) struct ProcessOptions {
+    /// The worker's binary.
+    pub program: PathBuf,
+    /// Limits passed to each process.
+    pub args: ChildArgs,
+    /// Kill and respawn counters.
+    pub metrics: Option<EvaluatorMetrics>,
+}
+
+/// Why a process was replaced (the `reason` label of `condition_evaluator_respawns_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replaced {
+    /// Killed for spending more than the cap on one job.
+    Killed,
+    /// Died by itself (during a job: an allocation over the limit, or a crash).
+    Died,
+    /// Exited after a job that left it holding a lot of memory.
+    Recycled,
+}
+
+impl Replaced {
+    fn name(self) -> &'static str {
+        match self {
+            Replaced::Killed => "killed",
+            Replaced::Died => "died",
+            Replaced::Recycled => "recycled",
+        }
+    }
+}
+
+/// Starts `processes` supervised processes serving one lane; returns the lane's queue. They stop (killing their
+/// process) once every sender of the queue is dropped.
+pub(super) fn start_lane(
+    lane: &'static str,
+    processes: usize,
+    options: Arc<ProcessOptions>,
+) -> async_channel::Sender<Job> {
+    let (jobs, receiver) = async_channel::bounded(QUEUE_CAPACITY);
+    for _ in 0..processes.max(1) {
+        tokio::spawn(supervise(lane, receiver.clone(), options.clone()));
+    }
+    jobs
+}
+
+async fn supervise(lane: &'static str, jobs: async_channel::Receiver<Job>, options: Arc<ProcessOptions>) {
+    // A job whose process was found dead before it started is given to the next process.
+    let mut carried: Option<Job> = None;
+    let mut backoff = SPAWN_BACKOFF;
+    loop {
+        if jobs.is_closed() && jobs.is_empty() && carried.is_none() {
+            return;
+        }
+        let mut process = match Process::spawn(&options) {
+            Ok(process) => process,
+            Err(error) => {
+                tracing::error!(lane, error = %error, program = %options.program.display(),
+                    "Could not start a condition evaluator process; conditions waiting for it fail.");
+                // Nobody should wait for a process that cannot start: fail what is queued now.
+                let unavailable = || Err(ConditionError::Unavailable);
+                if let Some(job) = carried.take() {
+                    let _ = job.reply.send(unavailable());
+                }
+                while let Ok(job) = jobs.try_recv() {
+                    let _ = job.reply.send(unavailable());
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_SPAWN_BACKOFF);
+                continue;
+            }
+        };
+        backoff = SPAWN_BACKOFF;
+        if let Some(metrics) = &options.metrics {
+            metrics.process_started(lane);
+        }
+        let replaced = process.serve(&jobs, &mut carried, &options).await;
+        process.stop().await;
+        if let Some(metrics) = &options.metrics {
+            metrics.process_stopped(lane);
+        }
+        match replaced {
+            None => return,
+            Some(reason) => {
+                if reason != Replaced::Recycled {
+                    tracing::warn!(lane, reason = reason.name(), "Condition evaluator process replaced.");
+                }
+            }
+        }
+    }
+}
+
+/// One running evaluator process.
+struct Process {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// `/proc/<pid>/stat`, for its CPU time.
+    stat_path: Option<String>,
+    /// Set when it reports a failed allocation on stderr; the task forwarding its stderr to the log.
+    out_of_memory: Arc<AtomicBool>,
+    stderr: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Process {
+    fn spawn(options: &ProcessOptions) -> std::io::Result<Self> {
+        let mut child = Command::new(&options.program)
+            .arg(SUBCOMMAND)
+            .args(options.args.to_args())
+            // Nothing of the worker's environment (credentials among it) reaches the process; one malloc arena
+            // keeps its address space small under the limit.
+            .env_clear()
+            .env("MALLOC_ARENA_MAX", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let missing = || std::io::Error::other("the evaluator process has no pipes");
+        let stdin = child.stdin.take().ok_or_else(missing)?;
+        let stdout = BufReader::new(child.stdout.take().ok_or_else(missing)?);
+        let stat_path = child.id().map(|pid| format!("/proc/{pid}/stat"));
+        let out_of_memory = Arc::new(AtomicBool::new(false));
+        let stderr = child.stderr.take().map(|stderr| tokio::spawn(forward_stderr(stderr, out_of_memory.clone())));
+        Ok(Self { child, stdin, stdout, stat_path, out_of_memory, stderr })
+    }
+
+    /// Serves jobs until the queue closes (`None`) or the process must be replaced.
+    async fn serve(
+        &mut self,
+        jobs: &async_channel::Receiver<Job>,
+        carried: &mut Option<Job>,
+        options: &ProcessOptions,
+    ) -> Option<Replaced> {
+        let cap = options.args.limits.timeout;
+        let replaced = |reason: Replaced| {
+            if let Some(metrics) = &options.metrics {
+                metrics.respawned(reason.name(), reason == Replaced::Killed);
+            }
+            Some(reason)
+        };
+        loop {
+            let job = match carried.take() {
+                Some(job) => job,
+                None => jobs.recv().await.ok()?,
+            };
+            if job.reply.is_closed() {
+                continue; // the caller gave up (its task was cancelled)
+            }
+            let cpu_at_start = self.cpu_time();
+            if self.stdin.write_all(&job.frame).await.is_err() {
+                *carried = Some(job);
+                return replaced(Replaced::Died);
+            }
+            let answered = tokio::select! {
+                answer = read_answer(&mut self.stdout) => Some(answer),
+                () = overrun(self.stat_path.as_deref(), cpu_at_start, cap) => None,
+            };
+            match answered {
+                Some(Ok(frame)) => {
+                    let _ = job.reply.send(frame.answer.into_result(cap));
+                    if frame.retiring {
+                        return replaced(Replaced::Recycled);
+                    }
+                }
+                Some(Err(_)) => {
+                    let reason = self.death_reason(options).await;
+                    let result = replaced(Replaced::Died);
+                    let _ = job.reply.send(Err(ConditionError::Crashed(reason)));
+                    return result;
+                }
+                None => {
+                    // Killed before the task hears of it: no CPU is spent on a task that has failed.
+                    let _ = self.child.start_kill();
+                    let result = replaced(Replaced::Killed);
+                    let _ = job.reply.send(Err(ConditionError::Timeout(cap)));
+                    return result;
+                }
+            }
+        }
+    }
+
+    fn cpu_time(&self) -> Option<Duration> {
+        self.stat_path.as_deref().and_then(thread_cpu_time)
+    }
+
+    /// Why the process died during a job, for the task's failure reason.
+    async fn death_reason(&mut self, options: &ProcessOptions) -> String {
+        let status = tokio::time::timeout(Duration::from_secs(1), self.child.wait()).await;
+        if let Some(stderr) = self.stderr.take() {
+            let _ = tokio::time::timeout(Duration::from_millis(200), stderr).await;
+        }
+        if self.out_of_memory.load(Ordering::Relaxed) {
+            format!(
+                "the terminationCondition ran out of memory: its evaluator is limited to {} bytes \
+                 (conditions.evaluator_memory_bytes)",
+                options.args.memory_bytes
+            )
+        } else {
+            let status = status.ok().and_then(Result::ok).map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+            format!("the evaluator process died while running the terminationCondition ({status})")
+        }
+    }
+
+    /// Kills the process (if it still runs) and reaps it.
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+        if let Some(stderr) = self.stderr.take() {
+            stderr.abort();
+        }
+    }
+}
+
+async fn read_answer(stdout: &mut BufReader<ChildStdout>) -> std::io::Result<AnswerFrame> {
+    let len = stdout.read_u32().await? as usize;
+    if len > MAX_ANSWER_BYTES {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "oversized answer"));
+    }
+    let mut body = vec![0; len];
+    stdout.read_exact(&mut body).await?;
+    serde_json::from_slice(&body).map_err(std::io::Error::other)
+}
+
+/// Resolves once the process (its `/proc/<pid>/stat` is `stat_path`) has spent the cap plus [`STUCK_GRACE`] of CPU
+/// time since `cpu_at_start` (wall time where CPU time cannot be read). A process that merely waits for a CPU is
+/// not stuck.
+async fn overrun(stat_path: Option<&str>, cpu_at_start: Option<Duration>, cap: Duration) {
+    let limit = cap + STUCK_GRACE;
+    tokio::time::sleep(limit).await;
+    loop {
+        let used = stat_path.and_then(thread_cpu_time).zip(cpu_at_start).map(|(now, then)| now.saturating_sub(then));
+        match used {
+            Some(used) if used < limit => tokio::time::sleep((limit - used).max(Duration::from_millis(10))).await,
+            _ => return,
+        }
+    }
+}
+
+/// Logs what an evaluator writes to stderr (shortened, at most [`MAX_LOGGED_LINES`] lines) and notes a failed
+/// allocation (Rust's "memory allocation of N bytes failed" before the abort).
+async fn forward_stderr(stderr: tokio::process::ChildStderr, out_of_memory: Arc<AtomicBool>) {
+    let mut lines = BufReader::new(stderr).lines();
+    let mut logged = 0;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.starts_with("memory allocation of") {
+            out_of_memory.store(true, Ordering::Relaxed);
+        }
+        if logged < MAX_LOGGED_LINES {
+            let line: String = line.chars().take(MAX_LOGGED_LINE).collect();
+            tracing::warn!(line = %line, "Condition evaluator process wrote to stderr.");
+            logged += 1;
+        }
+    }
+}
