@@ -77,26 +77,56 @@ impl Engine {
     }
 
     /// Evaluates the condition with `$` bound to `dollar`, in a `Context` nothing else ever used.
+    #[cfg(test)]
     pub fn evaluate(&mut self, source: &str, dollar: &Value) -> Result<Verdict, ConditionError> {
-        self.evaluate_value(source, dollar).and_then(|value| verdict(&value).map_err(ConditionError::BadResult))
+        self.evaluate_announced(source, dollar, &mut || {})
+    }
+
+    /// [`Engine::evaluate`], calling `started` once `$` is built and the script begins: the cap counts from there,
+    /// and the supervisor needs to know (building `$` from a large body is not the script's time).
+    pub fn evaluate_announced(
+        &mut self,
+        source: &str,
+        dollar: &Value,
+        started: &mut dyn FnMut(),
+    ) -> Result<Verdict, ConditionError> {
+        self.evaluate_value_announced(source, dollar, started)
+            .and_then(|value| verdict(&value).map_err(ConditionError::BadResult))
     }
 
     /// [`Engine::evaluate`], returning the script's value rather than its verdict.
+    #[cfg(test)]
     pub fn evaluate_value(&mut self, source: &str, dollar: &Value) -> Result<ScriptValue, ConditionError> {
+        self.evaluate_value_announced(source, dollar, &mut || {})
+    }
+
+    fn evaluate_value_announced(
+        &mut self,
+        source: &str,
+        dollar: &Value,
+        started: &mut dyn FnMut(),
+    ) -> Result<ScriptValue, ConditionError> {
         let mut context = self.take_context();
-        let result = self.run(source, dollar, &mut context);
+        let result = self.run(source, dollar, &mut context, started);
         // Dropped here, on its own thread (a Context must never be dropped by a thread-local destructor).
         drop(context);
         result
     }
 
-    fn run(&self, source: &str, dollar: &Value, context: &mut Context) -> Result<ScriptValue, ConditionError> {
+    fn run(
+        &self,
+        source: &str,
+        dollar: &Value,
+        context: &mut Context,
+        started: &mut dyn FnMut(),
+    ) -> Result<ScriptValue, ConditionError> {
         let script = parse(source, context)?;
         let value = JsValue::from_json(dollar, context).map_err(|e| ConditionError::Input(e.to_string()))?;
         context
             .global_object()
             .set(js_string!("$"), value, false, context)
             .map_err(|e| ConditionError::Input(e.to_string()))?;
+        started();
         let cap = self.limits.timeout;
         let cpu = self.cpu.as_deref();
         // The timer must be created inside the runtime, hence the async block.

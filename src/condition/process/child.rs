@@ -1,6 +1,7 @@
 //! The evaluator process: the worker's own binary under a hidden subcommand ([`SUBCOMMAND`]). It limits its own
 //! address space and core dumps, then answers jobs from stdin on stdout, one at a time, each in a fresh engine
-//! `Context`, until stdin closes. It holds nothing but the job at hand: no configuration, no environment (the
+//! `Context`, until stdin closes. Before the script of a job runs it says so (an empty frame): the CPU cap counts
+//! from there, building `$` from the body before it. It holds nothing but the job at hand: no configuration, no environment (the
 //! worker clears it), no secrets.
 //!
 //! It exits by itself when its parent is gone (checked twice a second, so that an orphan stuck in a native
@@ -13,7 +14,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::protocol::{AnswerFrame, JobKind, MAX_JOB_BYTES, WireAnswer, decode_job, read_frame, write_answer};
+use super::protocol::{
+    AnswerFrame, JobKind, MAX_JOB_BYTES, WireAnswer, decode_job, read_frame, write_answer, write_started,
+};
 use crate::condition::dollar::join;
 use crate::condition::engine::Engine;
 use crate::condition::{ConditionError, Limits};
@@ -89,7 +92,11 @@ pub fn run(args: ChildArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let answer = WireAnswer::from_result(answer(&mut engine, &frame));
+        let mut announce = || {
+            // Best effort: a broken pipe shows when the answer is written.
+            let _ = write_started(&mut output);
+        };
+        let answer = WireAnswer::from_result(answer(&mut engine, &frame, &mut announce));
         drop(frame);
         let retiring = resident_bytes().is_some_and(|rss| rss > recycle_above);
         if let Err(error) = write_answer(&mut output, &AnswerFrame { answer, retiring }) {
@@ -103,7 +110,11 @@ pub fn run(args: ChildArgs) -> ExitCode {
     }
 }
 
-fn answer(engine: &mut Engine, frame: &[u8]) -> Result<Option<crate::condition::Verdict>, ConditionError> {
+fn answer(
+    engine: &mut Engine,
+    frame: &[u8],
+    started: &mut dyn FnMut(),
+) -> Result<Option<crate::condition::Verdict>, ConditionError> {
     let job = decode_job(frame).map_err(ConditionError::Input)?;
     match job.kind {
         JobKind::Compile => engine.compile(job.source).map(|()| None),
@@ -112,7 +123,7 @@ fn answer(engine: &mut Engine, frame: &[u8]) -> Result<Option<crate::condition::
                 serde_json::from_slice::<Value>(bytes).map_err(|e| ConditionError::Input(format!("{what}: {e}")))
             };
             let dollar = join(parse(job.input, "the task input")?, parse(job.output, "$.output")?);
-            engine.evaluate(job.source, &dollar).map(Some)
+            engine.evaluate_announced(job.source, &dollar, started).map(Some)
         }
     }
 }

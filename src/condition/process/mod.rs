@@ -3,10 +3,12 @@
 //! Conditions that need the engine run in child processes ([`child`]), never in the worker: a script can then
 //! spend at most its CPU cap, allocate at most the process's address-space limit, and crash nothing but its
 //! evaluator. One supervisor task per process feeds it jobs from its lane's queue, one at a time, and watches each
-//! job: when the process has spent the cap plus [`STUCK_GRACE`] of CPU time on one job without answering (a native
+//! job: when the process has spent the cap plus [`STUCK_GRACE`] of CPU time on one script without answering (a native
 //! built-in such as a catastrophic regex, a huge `sort` or `fill`, which the engine cannot interrupt), it is
 //! SIGKILLed, the job fails with a timeout, and a new process is started. A process that dies during a job (an
 //! allocation over the limit aborts it) fails that job the same way. No CPU keeps burning after the task failed.
+//! The cap counts from the moment the process says the script starts; decoding the job and building `$` before
+//! that get an allowance by size ([`decode_allowance`]), since a large body is not the script's doing.
 //!
 //! ```text
 //! job ─▶ lane queue ─▶ supervisor ─▶ stdin ─▶ process ─▶ stdout ─▶ answer
@@ -37,6 +39,9 @@ use child::{ChildArgs, SUBCOMMAND};
 /// How far past the cap (in CPU time) a process may run one job before it is killed: the engine stops ordinary
 /// runaways at the cap itself, so this only catches native built-ins.
 pub const STUCK_GRACE: Duration = Duration::from_millis(20);
+/// CPU time allowed to decode a job and build `$` before its script starts: a base, plus so much per MiB of job.
+const DECODE_ALLOWANCE_BASE: Duration = Duration::from_millis(100);
+const DECODE_ALLOWANCE_PER_MIB: Duration = Duration::from_millis(1000);
 /// Jobs waiting for a process, per lane. Bounded; callers are task executions, themselves bounded by slots.
 const QUEUE_CAPACITY: usize = 1024;
 /// Longest stderr line of an evaluator that is logged.
@@ -207,9 +212,20 @@ impl Process {
                 *carried = Some(job);
                 return replaced(Replaced::Died);
             }
-            let answered = tokio::select! {
-                answer = read_answer(&mut self.stdout) => Some(answer),
-                () = overrun(self.stat_path.as_deref(), cpu_at_start, cap) => None,
+            // Building `$` from a large body may take a while before the script starts; that phase gets its own
+            // allowance, by size. The cap counts from the process's "started".
+            let (mut cpu_from, mut limit) = (cpu_at_start, decode_allowance(job.frame.len()));
+            let answered = loop {
+                let message = tokio::select! {
+                    message = read_message(&mut self.stdout) => Some(message),
+                    () = overrun(self.stat_path.as_deref(), cpu_from, limit) => None,
+                };
+                match message {
+                    Some(Ok(Message::Started)) => (cpu_from, limit) = (self.cpu_time(), cap + STUCK_GRACE),
+                    Some(Ok(Message::Answer(frame))) => break Some(Ok(frame)),
+                    Some(Err(error)) => break Some(Err(error)),
+                    None => break None,
+                }
             };
             match answered {
                 Some(Ok(frame)) => {
@@ -267,21 +283,36 @@ impl Process {
     }
 }
 
-async fn read_answer(stdout: &mut BufReader<ChildStdout>) -> std::io::Result<AnswerFrame> {
+/// What an evaluator process says about its job.
+enum Message {
+    /// The script starts now (`$` is built).
+    Started,
+    /// The job's answer.
+    Answer(AnswerFrame),
+}
+
+/// CPU time a job may take before its script starts (decoding it and building `$`): generous, since it grows only
+/// with the bytes the worker itself bounded (`http.max_response_body_bytes`), never with what a script does.
+fn decode_allowance(frame_bytes: usize) -> Duration {
+    DECODE_ALLOWANCE_BASE + DECODE_ALLOWANCE_PER_MIB.mul_f64(frame_bytes as f64 / f64::from(1u32 << 20))
+}
+
+async fn read_message(stdout: &mut BufReader<ChildStdout>) -> std::io::Result<Message> {
     let len = stdout.read_u32().await? as usize;
+    if len == 0 {
+        return Ok(Message::Started);
+    }
     if len > MAX_ANSWER_BYTES {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "oversized answer"));
     }
     let mut body = vec![0; len];
     stdout.read_exact(&mut body).await?;
-    serde_json::from_slice(&body).map_err(std::io::Error::other)
+    serde_json::from_slice(&body).map(Message::Answer).map_err(std::io::Error::other)
 }
 
-/// Resolves once the process (its `/proc/<pid>/stat` is `stat_path`) has spent the cap plus [`STUCK_GRACE`] of CPU
-/// time since `cpu_at_start` (wall time where CPU time cannot be read). A process that merely waits for a CPU is
-/// not stuck.
-async fn overrun(stat_path: Option<&str>, cpu_at_start: Option<Duration>, cap: Duration) {
-    let limit = cap + STUCK_GRACE;
+/// Resolves once the process (its `/proc/<pid>/stat` is `stat_path`) has spent `limit` of CPU time since
+/// `cpu_at_start` (wall time where CPU time cannot be read). A process that merely waits for a CPU is not stuck.
+async fn overrun(stat_path: Option<&str>, cpu_at_start: Option<Duration>, limit: Duration) {
     tokio::time::sleep(limit).await;
     loop {
         let used = stat_path.and_then(thread_cpu_time).zip(cpu_at_start).map(|(now, then)| now.saturating_sub(then));

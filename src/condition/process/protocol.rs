@@ -2,7 +2,8 @@
 //!
 //! Every frame is a 4-byte big-endian length and that many bytes. A job is `kind` (1 byte: compile or evaluate),
 //! then three length-prefixed parts: the condition's source, the task input's JSON text and `$.output`'s JSON text
-//! (both empty for a compile). An answer is a small JSON document ([`WireAnswer`]).
+//! (both empty for a compile). An answer is a small JSON document ([`WireAnswer`]); before it, an evaluate job may
+//! get an empty frame, "the script starts now" ([`write_started`]).
 
 use std::io::{self, Read, Write};
 
@@ -212,6 +213,12 @@ pub struct AnswerFrame {
     /// The process exits after this answer (it holds too much memory); a new one takes over.
     #[serde(default)]
     pub retiring: bool,
+}
+
+/// Tells the supervisor that the job's script starts now (an empty frame; answers are never empty).
+pub fn write_started(writer: &mut impl Write) -> io::Result<()> {
+    writer.write_all(&0u32.to_be_bytes())?;
+    writer.flush()
 }
 
 /// Writes one answer frame.
