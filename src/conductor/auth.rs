@@ -1,9 +1,10 @@
 //! Orkes authentication: exchanges the key id and secret for a token at `POST /api/token`, caches it, refreshes it
 //! before it expires (at 80 % of the JWT's lifetime, or after `token_ttl` when the token carries no `exp`), and again
-//! when the server answers 401/403 with `EXPIRED_TOKEN` or `INVALID_TOKEN`. One refresh runs at a time; callers
-//! that arrive meanwhile wait for it. A 404 from `/api/token` means a server without auth (conductor-oss): no token
-//! is sent from then on. Failures back off (1 s doubling to 60 s) and never end the process; they show in
-//! readiness and in the `conductor_auth_*` metrics.
+//! when the server answers 401 (or 403 with `EXPIRED_TOKEN` or `INVALID_TOKEN`). One refresh runs at a time;
+//! callers that arrive meanwhile wait for it. A 404 from `/api/token` means a server without auth (conductor-oss):
+//! no token is sent, but the 404 is not trusted for life (a gateway mid-rollout answers 404 too): the endpoint is
+//! asked again after [`NO_AUTH_RECHECK`], and at once when the server answers 401. Failures back off (1 s doubling
+//! to 60 s) and never end the process; they show in readiness and in the `conductor_auth_*` metrics.
 //!
 //! The secret and the token are never logged; `Debug` prints neither.
 
@@ -15,6 +16,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+
+/// How long a 404 from `/api/token` (no authentication) is trusted before the endpoint is asked again.
+pub const NO_AUTH_RECHECK: Duration = Duration::from_secs(300);
 
 /// Key id and secret.
 #[derive(Clone)]
@@ -48,8 +52,8 @@ enum State {
     Empty,
     /// A token, refreshed at `refresh_at`.
     Token { token: Arc<str>, refresh_at: Instant },
-    /// The server has no authentication.
-    Disabled,
+    /// The server has no authentication, as far as it said; asked again at `recheck_at`.
+    Disabled { recheck_at: Instant },
     /// The last token request failed; not retried before `retry_at`.
     Failing { retry_at: Instant, failures: u32, error: String },
 }
@@ -94,7 +98,7 @@ impl TokenCache {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         match &*state {
-            State::Disabled => return Ok(None),
+            State::Disabled { recheck_at } if now < *recheck_at => return Ok(None),
             State::Token { token, refresh_at } if now < *refresh_at => return Ok(Some(token.clone())),
             State::Failing { retry_at, error, .. } if now < *retry_at => return Err(AuthError(error.clone())),
             _ => {}
@@ -112,8 +116,13 @@ impl TokenCache {
                 Ok(Some(token))
             }
             TokenReply::NotFound => {
-                tracing::info!("The server has no /api/token: running without authentication (conductor-oss).");
-                *state = State::Disabled;
+                if !matches!(&*state, State::Disabled { .. }) {
+                    tracing::info!(
+                        recheck_in_secs = NO_AUTH_RECHECK.as_secs(),
+                        "The server has no /api/token: running without authentication (conductor-oss)."
+                    );
+                }
+                *state = State::Disabled { recheck_at: Instant::now() + NO_AUTH_RECHECK };
                 Ok(None)
             }
             TokenReply::Failed(status, message) => {
@@ -127,21 +136,30 @@ impl TokenCache {
         }
     }
 
-    /// The server rejected `token` as expired or invalid: the next [`TokenCache::token`] call fetches a new one,
-    /// unless another caller already replaced it.
-    pub async fn invalidate(&self, token: &Arc<str>) {
+    /// The server refused a call made with `token` (`None`: made without one, authentication being off): the next
+    /// [`TokenCache::token`] call fetches a new token, or asks `/api/token` again, unless another caller already
+    /// did. Returns whether a replay can go out differently (credentials are configured).
+    pub async fn invalidate(&self, token: Option<&Arc<str>>) -> bool {
+        if self.credentials.is_none() {
+            return false;
+        }
         let mut state = self.state.lock().await;
-        if let State::Token { token: current, .. } = &*state
-            && Arc::ptr_eq(current, token)
-        {
+        let stale = match (&*state, token) {
+            (State::Token { token: current, .. }, Some(token)) => Arc::ptr_eq(current, token),
+            (State::Disabled { .. }, None) => true,
+            _ => false,
+        };
+        if stale {
             *state = State::Empty;
         }
+        true
     }
 }
 
-/// Whether a 401/403 body says the token expired or is invalid (the SDKs' rule).
+/// Whether the server refused the call's authorization: any 401, and a 403 whose body says the token expired or is
+/// invalid (the SDKs' rule; other 403s are permissions, which a new token does not change).
 pub fn is_token_rejection(status: u16, body: &str) -> bool {
-    (status == 401 || status == 403) && (body.contains("EXPIRED_TOKEN") || body.contains("INVALID_TOKEN"))
+    status == 401 || (status == 403 && (body.contains("EXPIRED_TOKEN") || body.contains("INVALID_TOKEN")))
 }
 
 /// The remaining lifetime of a JWT from its `exp` claim, if it has one in the future.
@@ -181,6 +199,7 @@ mod tests {
         assert!(is_token_rejection(401, r#"{"error":"EXPIRED_TOKEN"}"#));
         assert!(is_token_rejection(403, r#"{"error":"INVALID_TOKEN"}"#));
         assert!(!is_token_rejection(403, r#"{"error":"ACCESS_DENIED"}"#));
+        assert!(is_token_rejection(401, "Unauthorized"), "any 401 is about authorization");
         assert!(!is_token_rejection(500, "EXPIRED_TOKEN"));
     }
 
@@ -212,11 +231,11 @@ mod tests {
     async fn invalidation_refreshes_once_and_404_disables() {
         let cache = TokenCache::new(credentials(), Duration::from_secs(2700));
         let first = cache.token(|_| async { TokenReply::Token("t1".into()) }).await.unwrap().unwrap();
-        cache.invalidate(&first).await;
-        cache.invalidate(&first).await; // a second rejection of the same token changes nothing more
+        assert!(cache.invalidate(Some(&first)).await);
+        cache.invalidate(Some(&first)).await; // a second rejection of the same token changes nothing more
         let second = cache.token(|_| async { TokenReply::Token("t2".into()) }).await.unwrap().unwrap();
         assert_eq!(&*second, "t2");
-        cache.invalidate(&first).await; // stale: t2 stays
+        cache.invalidate(Some(&first)).await; // stale: t2 stays
         assert_eq!(cache.token(|_| async { TokenReply::Token("t3".into()) }).await.unwrap().as_deref(), Some("t2"));
 
         let oss = TokenCache::new(credentials(), Duration::from_secs(1));
@@ -224,6 +243,24 @@ mod tests {
         assert_eq!(oss.token(|_| async { TokenReply::Token("never".into()) }).await, Ok(None));
         let none = TokenCache::new(None, Duration::from_secs(1));
         assert_eq!(none.token(|_| async { TokenReply::Token("never".into()) }).await, Ok(None));
+        assert!(!none.invalidate(None).await, "without credentials a replay would go out the same");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_404_is_asked_again_later_and_at_once_after_a_401() {
+        let cache = TokenCache::new(credentials(), Duration::from_secs(2700));
+        assert_eq!(cache.token(|_| async { TokenReply::NotFound }).await, Ok(None));
+        tokio::time::advance(NO_AUTH_RECHECK - Duration::from_secs(1)).await;
+        assert_eq!(cache.token(|_| async { TokenReply::Token("early".into()) }).await, Ok(None));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let later = cache.token(|_| async { TokenReply::Token("later".into()) }).await.unwrap();
+        assert_eq!(later.as_deref(), Some("later"), "re-probed after the recheck interval");
+
+        let gateway = TokenCache::new(credentials(), Duration::from_secs(2700));
+        assert_eq!(gateway.token(|_| async { TokenReply::NotFound }).await, Ok(None));
+        assert!(gateway.invalidate(None).await, "a 401 on a call made without a token");
+        let now = gateway.token(|_| async { TokenReply::Token("now".into()) }).await.unwrap();
+        assert_eq!(now.as_deref(), Some("now"), "re-probed at once");
     }
 
     #[tokio::test(start_paused = true)]

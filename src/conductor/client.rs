@@ -130,13 +130,14 @@ impl HttpConductor {
                 return Ok(Reply { status, body });
             }
             let text: String = String::from_utf8_lossy(&body).chars().take(MAX_ERROR_BODY_CHARS).collect();
-            if let Some(token) = token.filter(|_| is_token_rejection(status.as_u16(), &text)) {
+            if is_token_rejection(status.as_u16(), &text) && self.auth.invalidate(token.as_ref()).await {
                 self.metrics.auth(Some("TokenRejected"));
-                self.auth.invalidate(&token).await;
                 if !replayed {
                     replayed = true;
                     continue;
                 }
+                // Refused again with a fresh token: not this call's fault, so retryable (a result waits).
+                return Err(ClientError::Auth(format!("the server refused the authorization ({status})")));
             }
             return Err(ClientError::Status { code: status.as_u16(), body: text });
         }

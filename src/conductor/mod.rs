@@ -70,11 +70,12 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Whether trying the same call again may succeed: transport and auth failures, 5xx, 408 and 429.
+    /// Whether trying the same call again may succeed: transport and auth failures, 5xx, 401, 408 and 429. A 401
+    /// is about the worker's authorization, never about the call: a result refused with it waits to be sent again.
     pub fn is_retryable(&self) -> bool {
         match self {
             ClientError::Transport(_) | ClientError::Auth(_) => true,
-            ClientError::Status { code, .. } => *code >= 500 || *code == 408 || *code == 429,
+            ClientError::Status { code, .. } => *code >= 500 || matches!(*code, 401 | 408 | 429),
             ClientError::Decode(_) => false,
         }
     }
@@ -193,6 +194,8 @@ mod tests {
             (status(503), true),
             (status(429), true),
             (status(408), true),
+            (status(401), true),
+            (status(403), false),
             (status(404), false),
             (status(400), false),
             (ClientError::Decode("x".into()), false),
