@@ -202,7 +202,8 @@ def worker_cmd(kind, api, task_types, concurrency, mode, extra_env=None):
         cmd = [binary, "--server-url", api, "--concurrency", str(concurrency), "--admin-addr", f"127.0.0.1:{admin}"]
         for t in task_types:
             cmd += ["--task-type", t]
-        env.update({"CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR": "off"})
+        env.update({"CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR": "off",
+                    "CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK": "true"})
         if mode == "park":
             env["CONDUCTOR_WORKER_ALL_PARK_THRESHOLD_SECS"] = "0"
         env["BENCH_ADMIN_PORT"] = str(admin)

@@ -47,7 +47,9 @@ echo "example API: $api"
 
 say "Starting conductor-http-worker (serves the HTTP_POLL queue)"
 admin_port=$(free_port)
-target/debug/conductor-http-worker --server-url "$server" --admin-addr "127.0.0.1:$admin_port" \
+# The example API listens on loopback, which tasks may reach only with security.allow_loopback.
+CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK=true \
+  target/debug/conductor-http-worker --server-url "$server" --admin-addr "127.0.0.1:$admin_port" \
   >"$work/worker.log" 2>&1 &
 pids+=($!)
 until curl -sf "http://127.0.0.1:$admin_port/readyz" >/dev/null; do sleep 0.2; done

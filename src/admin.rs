@@ -2,18 +2,20 @@
 //! - `admin.addr` (default `127.0.0.1:9191`): `GET /metrics` (Prometheus text), `GET /healthz` (liveness: the
 //!   poll loops turn), `GET /readyz` (readiness: configuration loaded, the server reached recently, authorization
 //!   working); health answers are JSON and say why when failing (503).
-//! - `admin.control_addr` (default `127.0.0.1:9192`, keep it on loopback): runtime control.
-//!   `GET /task-types` lists each task type's state; `POST /task-types/{name}/pause` and `/resume`;
-//!   `PUT /task-types/{name}/concurrency` with `{"concurrency": N}`.
+//! - `admin.control_addr` (default `127.0.0.1:9192`): runtime control, only with a bearer token configured
+//!   (`admin.control_token` or `admin.control_token_file`; without one the listener is off). Every request needs
+//!   `Authorization: Bearer <token>` (else 401). `GET /task-types` lists each task type's state;
+//!   `POST /task-types/{name}/pause` and `/resume`; `PUT /task-types/{name}/concurrency` with `{"concurrency": N}`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
@@ -60,14 +62,36 @@ fn respond(report: HealthReport) -> (StatusCode, Json<HealthReport>) {
 
 type Controls = Arc<Vec<Arc<dyn Control>>>;
 
-/// The runtime-control routes.
-pub fn control_router(workers: Vec<Arc<dyn Control>>) -> Router {
+/// The runtime-control routes, each requiring `Authorization: Bearer <token>`.
+pub fn control_router(workers: Vec<Arc<dyn Control>>, token: String) -> Router {
     Router::new()
         .route("/task-types", get(list))
         .route("/task-types/{name}/pause", post(pause))
         .route("/task-types/{name}/resume", post(resume))
         .route("/task-types/{name}/concurrency", put(concurrency))
         .with_state(Arc::new(workers))
+        .layer(axum::middleware::from_fn_with_state(Arc::<str>::from(token), require_token))
+}
+
+async fn require_token(State(token): State<Arc<str>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if same_secret(presented.trim().as_bytes(), token.as_bytes()) {
+        next.run(request).await
+    } else {
+        let body = Json(json!({"error": "the control endpoint needs Authorization: Bearer <admin.control_token>"}));
+        (StatusCode::UNAUTHORIZED, [(WWW_AUTHENTICATE, "Bearer")], body).into_response()
+    }
+}
+
+/// Compares in time that depends on the lengths only.
+fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
+    let differences = presented.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    presented.len() == expected.len() && differences == 0
 }
 
 fn describe(worker: &dyn Control) -> Value {

@@ -19,9 +19,11 @@ use crate::condition::{ConditionEvaluator, EvaluatorOptions};
 use crate::conductor::auth::{Credentials, TokenCache};
 use crate::conductor::client::HttpConductor;
 use crate::config::Config;
+use crate::config::ControlToken;
 use crate::health::Health;
 use crate::http_poll::host_limits::HostLimits;
-use crate::http_poll::policy::{PolicyResolver, redirect_policy};
+use crate::http_poll::policy::guard::{Outbound, OutboundResolver};
+use crate::http_poll::policy::local::LocalAddresses;
 use crate::http_poll::request::{HttpInvoker, InvokerOptions};
 use crate::http_poll::spec::SpecDefaults;
 use crate::http_poll::{Executor, ExecutorSettings};
@@ -30,6 +32,9 @@ use crate::shutdown::Shutdown;
 use crate::worker::outbox::Outbox;
 use crate::worker::reporter::Reporter;
 use crate::worker::{Control, Worker, WorkerDeps};
+
+/// How long reports abandoned at the deadline get to hand their results to the outbox (to be counted).
+const ABANDON_WAIT: Duration = Duration::from_millis(300);
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,12 +69,16 @@ pub async fn run_reporting(
     let metrics = Arc::new(Metrics::register(&mut registry, config.limits.hosts.keys().cloned().collect()));
     let registry = Arc::new(registry);
     let health = Arc::new(Health::new(metrics.clone()));
+    let control_token = read_control_token(&config)?;
     let admin_listener = bind(config.admin.addr, "admin").await?;
     let control_listener = bind(config.admin.control_addr, "control").await?;
-    on_bound(Bound {
+    let bound = Bound {
         admin: admin_listener.as_ref().and_then(|l| l.local_addr().ok()),
         control: control_listener.as_ref().and_then(|l| l.local_addr().ok()),
-    });
+    };
+    // Tasks must never reach these listeners, however their address is spelled.
+    let own_ports: Vec<u16> = [bound.admin, bound.control].into_iter().flatten().map(|a| a.port()).collect();
+    on_bound(bound);
 
     let credentials = config.server.auth.clone().map(|(key_id, key_secret)| Credentials { key_id, key_secret });
     let api = Arc::new(HttpConductor::new(
@@ -81,13 +90,13 @@ pub async fn run_reporting(
         health.clone(),
     ));
     let shutdown = Shutdown::default();
-    let outbox = Outbox::new(api.clone(), health.clone(), config.updates.retry_window);
+    let outbox = Outbox::new(api.clone(), health.clone(), config.updates.retry_window, config.updates.outbox_max_bytes);
     let outbox_stop = CancellationToken::new();
     let outbox_loop = tokio::spawn(outbox.clone().run(outbox_stop.clone()));
     let deps = Arc::new(WorkerDeps {
         api: api.clone(),
-        executor: build_executor(&config, Some(metrics.evaluator()))?,
-        reporter: Reporter::new(api, health.clone(), outbox.clone()),
+        executor: build_executor(&config, Some(metrics.evaluator()), own_ports)?,
+        reporter: Reporter::new(api, health.clone(), outbox.clone(), shutdown.abandon.clone()),
         global_slots: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
         health: health.clone(),
         shutdown: shutdown.clone(),
@@ -103,16 +112,16 @@ pub async fn run_reporting(
     if let Some(listener) = admin_listener {
         endpoints.spawn(serve(listener, admin::router(health, registry), endpoints_stop.clone(), "admin"));
     }
-    if let Some(listener) = control_listener {
+    if let (Some(listener), Some(token)) = (control_listener, control_token) {
         let controls: Vec<Arc<dyn Control>> = workers.iter().map(|w| w.clone() as Arc<dyn Control>).collect();
-        endpoints.spawn(serve(listener, admin::control_router(controls), endpoints_stop.clone(), "control"));
+        endpoints.spawn(serve(listener, admin::control_router(controls, token), endpoints_stop.clone(), "control"));
     }
     let mut pollers = JoinSet::new();
     for worker in workers {
         pollers.spawn(worker.run());
     }
     let names: Vec<_> = config.task_types.iter().map(|t| t.name.as_str()).collect();
-    tracing::info!(server = %config.server.url, task_types = ?names, "Worker started.");
+    tracing::info!(server = %crate::redact::url_of(&config.server.url), task_types = ?names, "Worker started.");
 
     shutdown_signal.await;
     tracing::info!(
@@ -121,25 +130,71 @@ pub async fn run_reporting(
     );
     let grace_ends = tokio::time::Instant::now() + config.shutdown_grace;
     shutdown.begin();
+    // Results are flushed or counted from now on, never left waiting for room.
+    outbox.stop_bounding();
+    // One deadline for every phase: requests still in flight shortly before it are abandoned, so that their
+    // results can be reported before it.
+    let interrupt_at = grace_ends - crate::shutdown::reporting_reserve(config.shutdown_grace);
+    let interrupter = {
+        let stop_executing = shutdown.stop_executing.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(interrupt_at).await;
+            tracing::warn!("Shutdown deadline near: abandoning requests still in flight.");
+            stop_executing.cancel();
+        })
+    };
     // A poll in flight may still bring tasks (handed back at once); it is waited for until the grace period ends.
     let _ = tokio::time::timeout_at(grace_ends, async { while pollers.join_next().await.is_some() {} }).await;
-    let drained = shutdown.drain(config.shutdown_grace).await;
+    let mut drained = shutdown.drain_until(grace_ends).await;
+    interrupter.abort();
+    let interrupted = shutdown.stop_executing.is_cancelled();
     if !drained {
-        tracing::warn!(still_running = shutdown.executions.len(), "Grace period over with executions still running.");
+        // Reports still in flight give up; their results join the outbox and are counted below.
+        shutdown.abandon.cancel();
+        let still = shutdown.drain_until(tokio::time::Instant::now() + ABANDON_WAIT).await;
+        if !still {
+            tracing::error!(
+                still_running = shutdown.executions.len(),
+                "Executions still running at the deadline: their tasks are left to the server's timeouts."
+            );
+        }
+        drained = false;
     }
-    // Results that failed their first update are still in the outbox: they get the rest of the grace period.
+    // Results that failed their first update are in the outbox: they get what is left of the grace period.
     let flushed = outbox.flush(grace_ends).await;
     outbox_stop.cancel();
     let _ = outbox_loop.await;
+    // Requests interrupted near the deadline were reported too (a retryable failure, or parked): the exit is clean
+    // when nothing is left to the server's timeouts and nothing was lost.
     let end = if drained && flushed {
-        tracing::info!("Drained: every execution reported.");
+        if interrupted {
+            tracing::warn!("Drained, with requests abandoned near the deadline: their tasks are retried or parked.");
+        } else {
+            tracing::info!("Drained: every execution reported.");
+        }
         RunEnd::Drained
     } else {
+        tracing::warn!(interrupted, drained, flushed, "Shutdown deadline reached before everything was done.");
         RunEnd::GraceExpired
     };
     endpoints_stop.cancel();
     while endpoints.join_next().await.is_some() {}
     Ok(end)
+}
+
+/// The control endpoint's bearer token, read once at start; `None` when the endpoint is off.
+fn read_control_token(config: &Config) -> anyhow::Result<Option<String>> {
+    Ok(match (&config.admin.control_addr, &config.admin.control_token) {
+        (Some(_), Some(ControlToken::Value(token))) => Some(token.clone()),
+        (Some(_), Some(ControlToken::File(path))) => {
+            let token = std::fs::read_to_string(path)
+                .with_context(|| format!("reading admin.control_token_file {}", path.display()))?;
+            let token = token.trim().to_owned();
+            anyhow::ensure!(!token.is_empty(), "admin.control_token_file {} is empty", path.display());
+            Some(token)
+        }
+        _ => None,
+    })
 }
 
 async fn bind(addr: Option<SocketAddr>, what: &str) -> anyhow::Result<Option<TcpListener>> {
@@ -157,16 +212,28 @@ async fn serve(listener: TcpListener, router: axum::Router, stop: CancellationTo
     }
 }
 
-/// The invoker for target requests: its client resolves names through the host policy, checks every redirect,
-/// verifies TLS (with the extra CA bundle, if configured) and shares one pool; per-host limits apply.
-pub fn build_invoker(config: &Config) -> anyhow::Result<HttpInvoker> {
-    let policy = Arc::new(config.security.policy.clone());
+/// The invoker for target requests: its client resolves names through the outbound policy (which never lets a
+/// task reach `own_ports` on this host), follows no redirects itself (the invoker checks every hop), ignores proxy
+/// variables in the environment (only `http.proxy` is used), verifies TLS (with the extra CA bundle, if
+/// configured) and shares one pool; per-host limits apply.
+pub fn build_invoker(config: &Config, own_ports: Vec<u16>) -> anyhow::Result<HttpInvoker> {
+    let policy = Arc::new(Outbound::new(
+        config.security.policy.clone(),
+        LocalAddresses::from_system(),
+        config.http.proxy.as_ref().map(|p| &p.0),
+    ));
+    policy.set_own_ports(own_ports);
     let mut builder = reqwest::Client::builder()
         .pool_max_idle_per_host(config.limits.max_requests_per_host)
         .tcp_nodelay(true)
         .user_agent(concat!("conductor-http-worker/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
-        .redirect(redirect_policy(policy.clone()));
+        .dns_resolver(Arc::new(OutboundResolver(policy.clone())))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    if let Some(proxy) = &config.http.proxy {
+        let proxy = reqwest::Proxy::all(proxy.0.as_str()).with_context(|| format!("http.proxy {proxy}"))?;
+        builder = builder.proxy(proxy);
+    }
     if let Some(path) = &config.http.extra_ca_file {
         let pem = std::fs::read(path).with_context(|| format!("reading http.extra_ca_file {path}"))?;
         let certificates = reqwest::Certificate::from_pem_bundle(&pem)
@@ -194,10 +261,12 @@ pub fn build_invoker(config: &Config) -> anyhow::Result<HttpInvoker> {
     Ok(HttpInvoker::new(client, hosts, options))
 }
 
-/// The pooled client for the Conductor API.
+/// The pooled client for the Conductor API. Proxy variables in the environment are ignored here too: one rule for
+/// every connection the worker makes.
 fn conductor_client(config: &Config) -> anyhow::Result<reqwest::Client> {
     let max_idle = config.task_types.iter().map(|t| t.concurrency).sum::<usize>().clamp(4, 256);
     reqwest::Client::builder()
+        .no_proxy()
         .connect_timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(max_idle)
         .tcp_nodelay(true)
@@ -211,8 +280,9 @@ fn conductor_client(config: &Config) -> anyhow::Result<reqwest::Client> {
 pub fn build_executor(
     config: &Config,
     evaluator_metrics: Option<crate::metrics::EvaluatorMetrics>,
+    own_ports: Vec<u16>,
 ) -> anyhow::Result<Executor> {
-    let invoker = build_invoker(config)?;
+    let invoker = build_invoker(config, own_ports)?;
     let conditions = &config.conditions;
     let mut options = EvaluatorOptions::for_current_binary(
         conditions.evaluators,
@@ -221,6 +291,9 @@ pub fn build_executor(
     )
     .context("finding this program to run condition evaluators")?;
     options.metrics = evaluator_metrics;
+    if let Some(program) = &conditions.evaluator_program {
+        options.program = program.clone();
+    }
     let evaluator = ConditionEvaluator::start(options).context("starting the condition evaluators")?;
     let settings = ExecutorSettings {
         spec_defaults: SpecDefaults {

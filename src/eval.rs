@@ -63,7 +63,7 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
             }
         }
         let spec = spec::parse(&input, &defaults).map_err(|e| e.to_string())?;
-        let invoker = crate::app::build_invoker(config).map_err(|e| format!("{e:#}"))?;
+        let invoker = crate::app::build_invoker(config, Vec::new()).map_err(|e| format!("{e:#}"))?;
         let response = invoker.send(&spec.request, "eval").await.map_err(|e| format!("the request failed: {e}"))?;
         (response, spec.request.accepted)
     } else if let Some(path) = &args.response {
@@ -93,8 +93,12 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
 
     let observation = if accepted.accepts(response.status) {
         let conditions = &config.conditions;
-        let options = EvaluatorOptions::for_current_binary(1, conditions.limits(), conditions.evaluator_memory_bytes)
-            .map_err(|e| format!("cannot find this program to run the condition evaluator: {e}"))?;
+        let mut options =
+            EvaluatorOptions::for_current_binary(1, conditions.limits(), conditions.evaluator_memory_bytes)
+                .map_err(|e| format!("cannot find this program to run the condition evaluator: {e}"))?;
+        if let Some(program) = &conditions.evaluator_program {
+            options.program = program.clone();
+        }
         let evaluator = ConditionEvaluator::start(options).map_err(|e| e.to_string())?;
         let condition = Condition::new(&condition);
         Observation::Accepted(Some(evaluator.evaluate(&condition, &dollar).await.0))

@@ -27,6 +27,7 @@ pub struct Health {
     last_server_ok_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
     auth_error: Mutex<Option<String>>,
+    outbox_full: Mutex<Option<String>>,
     loops: Mutex<BTreeMap<String, u64>>,
     metrics: Option<Arc<Metrics>>,
 }
@@ -80,6 +81,11 @@ impl Health {
         *self.auth_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(message.to_owned());
     }
 
+    /// The outbox is full (why), or has room again (`None`): no new work is taken while it is full.
+    pub fn outbox(&self, full: Option<String>) {
+        *self.outbox_full.lock().unwrap_or_else(PoisonError::into_inner) = full;
+    }
+
     /// A poll loop is alive (called once per turn).
     pub fn loop_beat(&self, name: &str) {
         let mut loops = self.loops.lock().unwrap_or_else(PoisonError::into_inner);
@@ -124,6 +130,9 @@ impl Health {
         }
         if let Some(error) = self.auth_error.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
             reasons.push(format!("authorization is failing: {error}"));
+        }
+        if let Some(full) = self.outbox_full.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            reasons.push(full.clone());
         }
         HealthReport { ok: reasons.is_empty(), reasons, server_last_ok_ms_ago: ago }
     }

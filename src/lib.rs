@@ -13,6 +13,7 @@
 //! - [`http_poll`]: one task's lifecycle; pure decision modules plus the request and executor IO.
 //! - [`condition`]: JavaScript `terminationCondition`s on dedicated boa threads.
 //! - [`worker`]: a worker per task type: slots, the poll loop, dispatch and reporting.
+//! - [`redact`]: secrets out of printed URLs.
 //! - [`app`]: wiring; [`admin`]: `/healthz` and `/readyz`; [`shutdown`]: signals; [`eval`]: the `eval` command.
 //!
 //! Glossary:
@@ -34,6 +35,7 @@ pub mod health;
 pub mod http_poll;
 pub mod logging;
 pub mod metrics;
+pub mod redact;
 pub mod shutdown;
 #[cfg(test)]
 pub mod test_support;

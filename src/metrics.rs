@@ -13,6 +13,7 @@
 //! else is `other`), outcome and error-kind names from enums in the code. Never task ids, workflow ids, URLs or
 //! error text. The registry is owned by the app and passed in; nothing is global.
 
+use crate::http_poll::termination::FailureKind;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -36,18 +37,6 @@ type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// `exception` values of poll and update errors (`ClientError::kind`).
 const CLIENT_ERROR_KINDS: [&str; 5] = ["Transport", "Status5xx", "Status4xx", "Decode", "Auth"];
-/// `exception` values of execution errors (`FailureKind::name`).
-const FAILURE_KINDS: [&str; 9] = [
-    "InvalidInput",
-    "ConditionError",
-    "ConditionFailed",
-    "HttpStatus",
-    "NoResponse",
-    "MaxPollCount",
-    "ResponseTooLarge",
-    "TargetBlocked",
-    "Internal",
-];
 
 #[allow(non_snake_case)] // label keys are camelCase, as in the SDKs
 mod labels {
@@ -170,6 +159,7 @@ pub struct Metrics {
     results_dropped: Family<TaskTypeReason, Counter>,
     results_superseded: Family<TaskType, Counter>,
     updates_pending: Family<TaskType, Gauge>,
+    updates_pending_bytes: Family<TaskType, Gauge>,
     queue_depth: Family<TaskType, Gauge>,
     server_up: Gauge,
     auth_ok: Gauge,
@@ -343,6 +333,11 @@ impl Metrics {
                 "Results waiting in the outbox for a retry",
                 Family::default(),
             ),
+            updates_pending_bytes: r.add(
+                "task_updates_pending_bytes",
+                "Bytes of the results waiting in the outbox (bounded by updates.outbox_max_bytes)",
+                Family::default(),
+            ),
             queue_depth: r.add("task_queue_depth", "Tasks waiting in the server's queue", Family::default()),
             server_up: r.add(
                 "conductor_server_up",
@@ -375,7 +370,8 @@ impl Metrics {
             let _ = self.task_poll_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
             let _ = self.task_update_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
         }
-        for exception in FAILURE_KINDS {
+        for kind in FailureKind::ALL {
+            let exception = kind.name();
             let _ = self.task_execute_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
         }
         for status in ["SUCCESS", "FAILURE"] {

@@ -1,9 +1,13 @@
 //! Shutdown: the tokens that stop polling and holding, the tracker of in-flight executions, the drain with a
 //! deadline, and the process signals that start it (installed by `main` only; library code takes a future).
 //!
-//! Sequence: a signal → [`Shutdown::begin`]: pollers stop taking work (an in-flight poll still completes and its
-//! tasks are handed back), held polls park at once (IN_PROGRESS + `callbackAfterSeconds` = the time left, state
-//! saved) → [`Shutdown::drain`]: in-flight requests finish and report, within the grace period.
+//! One deadline, `shutdown.grace_secs` after the signal, covers every phase:
+//! 1. [`Shutdown::begin`]: pollers stop taking work (an in-flight poll still completes and its tasks are handed
+//!    back), held polls park at once (IN_PROGRESS + `callbackAfterSeconds` = the time left, state saved);
+//! 2. in-flight requests run on until [`reporting_reserve`] before the deadline; then they are abandoned
+//!    ([`Shutdown::stop_executing`]): a poll parks to be made again, a single call fails retryably;
+//! 3. results are reported, and the outbox is flushed, until the deadline ([`Shutdown::abandon`] ends reports
+//!    still in flight); what is left is counted lost, and the process exits.
 
 use std::time::Duration;
 
@@ -17,8 +21,18 @@ pub struct Shutdown {
     pub stop_polling: CancellationToken,
     /// Cancelled when held tasks must park instead of waiting here.
     pub stop_holding: CancellationToken,
+    /// Cancelled near the deadline: requests in flight are abandoned.
+    pub stop_executing: CancellationToken,
+    /// Cancelled at the deadline: reports in flight give up (their results go to the outbox, counted lost).
+    pub abandon: CancellationToken,
     /// Every execution (and hand-back) in flight.
     pub executions: TaskTracker,
+}
+
+/// Time kept at the end of the grace period for reporting the results of abandoned requests: a fifth of it, at
+/// most 2 s.
+pub fn reporting_reserve(grace: Duration) -> Duration {
+    (grace / 5).min(Duration::from_secs(2))
 }
 
 impl Shutdown {
@@ -28,10 +42,10 @@ impl Shutdown {
         self.stop_holding.cancel();
     }
 
-    /// Waits up to `grace` for in-flight executions to report; true if all did.
-    pub async fn drain(&self, grace: Duration) -> bool {
+    /// Waits until `deadline` for in-flight executions to report; true if all did.
+    pub async fn drain_until(&self, deadline: tokio::time::Instant) -> bool {
         self.executions.close();
-        tokio::time::timeout(grace, self.executions.wait()).await.is_ok()
+        tokio::time::timeout_at(deadline, self.executions.wait()).await.is_ok()
     }
 }
 

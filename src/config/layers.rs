@@ -259,13 +259,21 @@ impl EnvLayer {
         })
     }
 
-    /// `CONDUCTOR_WORKER_*` variables that matched no setting.
+    /// `CONDUCTOR_WORKER_*` and `CONDUCTOR_HTTP_WORKER_*` variables that matched no setting (the file's path,
+    /// `CONDUCTOR_HTTP_WORKER_CONFIG`, is the command line's).
     pub fn unused_worker_vars(&self) -> Vec<String> {
-        self.vars
+        let ours = |name: &str| {
+            name.starts_with("CONDUCTOR_WORKER_")
+                || (name.starts_with("CONDUCTOR_HTTP_WORKER_") && name != "CONDUCTOR_HTTP_WORKER_CONFIG")
+        };
+        let mut unused: Vec<String> = self
+            .vars
             .iter()
-            .filter(|(normalized, _)| normalized.starts_with("CONDUCTOR_WORKER_") && !self.used.contains(*normalized))
+            .filter(|(normalized, _)| ours(normalized) && !self.used.contains(*normalized))
             .map(|(_, (name, _))| name.clone())
-            .collect()
+            .collect();
+        unused.sort();
+        unused
     }
 }
 

@@ -92,10 +92,30 @@ pub struct Config {
 pub struct AdminConfig {
     /// `/metrics`, `/healthz`, `/readyz`; `None` = off.
     pub addr: Option<SocketAddr>,
-    /// Runtime control (pause, resume, concurrency); `None` = off.
+    /// Runtime control (pause, resume, concurrency); `None` = off (also when no token is configured).
     pub control_addr: Option<SocketAddr>,
+    /// The bearer token the control endpoint requires.
+    pub control_token: Option<ControlToken>,
     /// How often each task type's queue depth is read for `task_queue_depth`; zero = never.
     pub queue_depth_interval: Duration,
+}
+
+/// Where the control endpoint's bearer token comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ControlToken {
+    /// Given directly (`CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN`).
+    Value(String),
+    /// Read from this file at start (a Kubernetes Secret mount).
+    File(std::path::PathBuf),
+}
+
+impl fmt::Debug for ControlToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlToken::Value(_) => f.write_str("Value(***)"),
+            ControlToken::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 /// The Conductor server.
@@ -115,7 +135,7 @@ impl fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The secret must never reach a log through Debug.
         f.debug_struct("ServerConfig")
-            .field("url", &self.url.as_str())
+            .field("url", &crate::redact::url_of(&self.url))
             .field("auth", &self.auth.as_ref().map(|(key, _)| (key, "***")))
             .field("request_timeout", &self.request_timeout)
             .field("token_ttl", &self.token_ttl)
@@ -158,6 +178,9 @@ pub struct HttpConfig {
     pub extra_ca_file: Option<String>,
     /// Header carrying the task id on non-GET requests so targets can drop duplicates; `None` = off.
     pub idempotency_key_header: Option<String>,
+    /// The proxy every target request goes through (`None`: direct; proxy variables in the environment are
+    /// ignored).
+    pub proxy: Option<crate::redact::SecretUrl>,
 }
 
 /// Which targets task requests may reach (see `http_poll::policy`).
@@ -185,6 +208,8 @@ pub struct ConditionsConfig {
     pub evaluators: usize,
     /// Address-space limit of each evaluator process, bytes.
     pub evaluator_memory_bytes: u64,
+    /// The program run as evaluator process (`None`: this binary, the normal case).
+    pub evaluator_program: Option<std::path::PathBuf>,
     /// CPU-time cap per evaluation.
     pub timeout: Duration,
     /// Loop iterations per call frame.
@@ -201,6 +226,8 @@ pub struct UpdatesConfig {
     pub retry_window: Duration,
     /// Largest task output sent; a larger response body is truncated with a marker.
     pub max_output_bytes: usize,
+    /// Bytes of undelivered results the outbox holds before the worker stops taking new work.
+    pub outbox_max_bytes: usize,
 }
 
 /// One task type served.
@@ -281,6 +308,7 @@ fn conditions_default() -> ConditionsConfig {
     ConditionsConfig {
         evaluators: 2,
         evaluator_memory_bytes: 256 * 1024 * 1024,
+        evaluator_program: None,
         timeout: limits.timeout,
         max_loop_iterations: limits.loop_iterations,
         max_recursion: limits.recursion,

@@ -9,8 +9,8 @@ use url::Url;
 use super::SecurityConfig;
 use super::layers::{ConfigValue, EnvLayer, ListenAddr, Source, TomlLayer, normalize};
 use super::{
-    AdminConfig, CliOverrides, ConditionsConfig, Config, ConfigError, DEFAULT_TASK_TYPE, HttpConfig, LimitsConfig,
-    LoadInputs, Loaded, LogFormat, PollingConfig, ServerConfig, Setting, TaskTypeConfig, UpdatesConfig,
+    AdminConfig, CliOverrides, ConditionsConfig, Config, ConfigError, ControlToken, DEFAULT_TASK_TYPE, HttpConfig,
+    LimitsConfig, LoadInputs, Loaded, LogFormat, PollingConfig, ServerConfig, Setting, TaskTypeConfig, UpdatesConfig,
     conditions_default,
 };
 use crate::http_poll::policy::{Cidr, HostPattern, TargetPolicy};
@@ -29,7 +29,9 @@ pub const KNOWN_TASK_PROPS: [(&str, &[&str]); 7] = [
 const MAX_POLL_TIMEOUT_MS: u64 = 5000;
 /// Smallest address space an evaluator process is allowed.
 const MIN_EVALUATOR_MEMORY: u64 = 128 << 20;
-const SECRET_KEYS: [&str; 2] = ["server.auth_key", "server.auth_secret"];
+const SECRET_KEYS: [&str; 3] = ["server.auth_key", "server.auth_secret", "admin.control_token"];
+/// Keys holding URLs, shown without their user info.
+const URL_KEYS: [&str; 2] = ["server.url", "http.proxy"];
 
 /// Loads and validates the configuration, or lists every problem.
 pub fn load(inputs: &LoadInputs) -> Result<Loaded, ConfigError> {
@@ -101,11 +103,17 @@ impl Resolver {
         if let (Some(control), true) = (control.0, admin.0.is_some_and(|a| a.port() != 0) && admin.0 == control.0) {
             self.problems.push(format!("admin.control_addr = {control}: must differ from admin.addr"));
         }
-        if control.0.is_some_and(|a| !a.ip().is_loopback()) {
-            self.warnings.push(
-                "admin.control_addr is not a loopback address: anyone who reaches it can pause the worker".into(),
-            );
-        }
+        let token = self.global(&["admin", "control_token"], String::new(), &[], None);
+        let token_file = self.global(&["admin", "control_token_file"], String::new(), &[], None);
+        let control_token = match (token.trim().is_empty(), token_file.trim().is_empty()) {
+            (true, true) => None,
+            (false, true) => Some(ControlToken::Value(token.trim().to_owned())),
+            (true, false) => Some(ControlToken::File(token_file.trim().into())),
+            (false, false) => {
+                self.problems.push("admin.control_token and admin.control_token_file: set one, not both".into());
+                None
+            }
+        };
         let depth_secs = self.global(&["admin", "queue_depth_interval_secs"], 15u64, &[], None);
         self.check("admin.queue_depth_interval_secs", depth_secs <= 3600, "must be at most 3600 (0 = off)");
         let log_format =
@@ -130,6 +138,12 @@ impl Resolver {
             (4096..=10 * 1024 * 1024).contains(&max_output),
             "must be from 4096 to 10485760 (conductor-oss refuses outputs above 10 MiB and moves those above 3 MiB to external storage)",
         );
+        let outbox_max = self.global(&["updates", "outbox_max_bytes"], 64 * 1024 * 1024usize, &[], None);
+        self.check(
+            "updates.outbox_max_bytes",
+            (1 << 20..=1 << 40).contains(&outbox_max),
+            "must be from 1048576 (1 MiB) to 1099511627776",
+        );
         let security = self.security();
         let grace_secs = self.global(&["shutdown", "grace_secs"], 30u64, &[], None);
         self.check("shutdown.grace_secs", grace_secs <= 3600, "must be at most 3600");
@@ -143,7 +157,8 @@ impl Resolver {
             },
             admin: AdminConfig {
                 addr: admin.0,
-                control_addr: control.0,
+                control_addr: control.0.filter(|_| control_token.is_some()),
+                control_token,
                 queue_depth_interval: Duration::from_secs(depth_secs),
             },
             log_format,
@@ -154,6 +169,7 @@ impl Resolver {
             updates: UpdatesConfig {
                 retry_window: Duration::from_secs(retry_window_secs),
                 max_output_bytes: max_output,
+                outbox_max_bytes: outbox_max,
             },
             shutdown_grace: Duration::from_secs(grace_secs),
             security,
@@ -204,6 +220,22 @@ impl Resolver {
         let sensitive = self.global(&["http", "sensitive_headers"], default_sensitive_headers(), &[], None);
         let ca_file = self.global(&["http", "extra_ca_file"], String::new(), &[], None);
         let idempotency = self.global(&["http", "idempotency_key_header"], "Idempotency-Key".to_owned(), &[], None);
+        let proxy_text = self.global(&["http", "proxy"], String::new(), &[], None);
+        let proxy = match proxy_text.trim() {
+            "" => None,
+            text => match Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                    Some(crate::redact::SecretUrl(url))
+                }
+                _ => {
+                    self.problems.push(format!(
+                        "http.proxy = {}: must be an http:// or https:// URL with a host",
+                        crate::redact::url(text)
+                    ));
+                    None
+                }
+            },
+        };
         let valid_header =
             idempotency.is_empty() || reqwest::header::HeaderName::from_bytes(idempotency.as_bytes()).is_ok();
         self.check("http.idempotency_key_header", valid_header, "must be a header name, or empty to turn it off");
@@ -214,6 +246,7 @@ impl Resolver {
             sensitive_headers: sensitive.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
             extra_ca_file: Some(ca_file.trim().to_owned()).filter(|f| !f.is_empty()),
             idempotency_key_header: Some(idempotency.trim().to_owned()).filter(|h| !h.is_empty()),
+            proxy,
         }
     }
 
@@ -236,6 +269,14 @@ impl Resolver {
                     self.problems.push(format!("security.{key}: {problem}"));
                 }
             }
+        }
+        policy.allow_loopback = self.global(&["security", "allow_loopback"], false, &[], None);
+        if policy.allow_loopback {
+            self.warnings.push(
+                "security.allow_loopback = true: tasks can reach this host's own addresses (sidecars in the pod); \
+                 the worker's own listeners stay unreachable"
+                    .into(),
+            );
         }
         let deny_metadata = self.global(&["security", "deny_link_local_and_metadata"], true, &[], None);
         if deny_metadata {
@@ -279,6 +320,7 @@ impl Resolver {
             (MIN_EVALUATOR_MEMORY..=64 << 30).contains(&memory),
             "must be from 134217728 (128 MiB: an evaluator process needs ~40 MiB of address space to start) to 68719476736",
         );
+        let program = self.global(&["conditions", "evaluator_program"], String::new(), &[], None);
         let timeout_ms = self.global(&["conditions", "timeout_ms"], defaults.timeout.as_millis() as u64, &[], None);
         self.check("conditions.timeout_ms", (1..=60_000).contains(&timeout_ms), "must be from 1 to 60000");
         let loops = self.global(&["conditions", "max_loop_iterations"], defaults.max_loop_iterations, &[], None);
@@ -288,6 +330,7 @@ impl Resolver {
         ConditionsConfig {
             evaluators,
             evaluator_memory_bytes: memory,
+            evaluator_program: Some(program.trim()).filter(|p| !p.is_empty()).map(std::path::PathBuf::from),
             timeout: Duration::from_millis(timeout_ms),
             max_loop_iterations: loops,
             max_recursion: recursion,
@@ -459,6 +502,8 @@ impl Resolver {
     fn found<T: ConfigValue>(&mut self, key: String, value: T, source: Source) -> T {
         let shown = if SECRET_KEYS.contains(&key.as_str()) {
             if value.show() == "\"\"" { "(unset)".to_owned() } else { "*** (set)".to_owned() }
+        } else if URL_KEYS.contains(&key.as_str()) {
+            crate::redact::url(&value.show())
         } else {
             value.show()
         };
@@ -495,7 +540,7 @@ impl Resolver {
         }
         for name in self.env.unused_worker_vars() {
             self.warnings
-                .push(format!("environment variable {name} matches no setting of a served task type; ignored"));
+                .push(format!("environment variable {name} matches no setting (or no served task type); ignored"));
         }
         if self.problems.is_empty() {
             Ok(Loaded { config, settings: self.settings, warnings: self.warnings })

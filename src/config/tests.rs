@@ -24,7 +24,9 @@ fn defaults_serve_http_poll_against_localhost() {
     assert_eq!(config.server.url.as_str(), "http://localhost:8080/api");
     assert_eq!(config.server.auth, None);
     assert_eq!(config.admin.addr, Some(([127, 0, 0, 1], 9191).into()));
-    assert_eq!(config.admin.control_addr, Some(([127, 0, 0, 1], 9192).into()));
+    assert_eq!(config.admin.control_addr, None, "no token: the control endpoint is off");
+    assert!(!config.security.policy.allow_loopback, "this host's addresses are denied to tasks by default");
+    assert_eq!(config.http.proxy, None);
     assert!(config.http.sensitive_headers.contains(&"authorization".to_owned()));
     assert_eq!(config.task_types.len(), 1);
     let task = &config.task_types[0];
@@ -179,8 +181,45 @@ fn broken_toml_is_one_problem_and_env_problems_still_show() {
 
 #[test]
 fn unknown_worker_env_vars_only_warn() {
-    let loaded = loaded(None, &[("CONDUCTOR_WORKER_SOMETHING_ELSE_DOMAIN", "x")], CliOverrides::default());
+    let env = [
+        ("CONDUCTOR_WORKER_SOMETHING_ELSE_DOMAIN", "x"),
+        ("CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBAK", "true"),
+        ("CONDUCTOR_HTTP_WORKER_CONFIG", "/etc/worker.toml"),
+        ("CONDUCTOR_HTTP_WORKER_LIMITS_MAX_CONCURRENT_TASKS", "500"),
+    ];
+    let loaded = loaded(None, &env, CliOverrides::default());
     assert!(loaded.warnings.iter().any(|w| w.contains("CONDUCTOR_WORKER_SOMETHING_ELSE_DOMAIN")));
+    assert!(
+        loaded.warnings.iter().any(|w| w.contains("CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBAK")),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_eq!(loaded.warnings.len(), 2, "the config path and a known key are not warned about: {:?}", loaded.warnings);
+}
+
+#[test]
+fn the_control_endpoint_needs_a_token_and_secrets_never_show() {
+    let with_token = loaded(None, &[("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", "t0ken")], CliOverrides::default());
+    assert_eq!(with_token.config.admin.control_addr, Some(([127, 0, 0, 1], 9192).into()));
+    assert_eq!(with_token.config.admin.control_token, Some(ControlToken::Value("t0ken".into())));
+    let env = [
+        ("CONDUCTOR_SERVER_URL", "http://user:pa55word@conductor:8080/api"),
+        ("CONDUCTOR_HTTP_WORKER_HTTP_PROXY", "http://proxyuser:pr0xypw@egress:3128"),
+        ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", "t0ken"),
+    ];
+    let loaded = loaded(None, &env, CliOverrides::default());
+    let shown = format!("{:?} {:?}", loaded.settings, loaded.config);
+    assert!(shown.contains("http://***@egress:3128"), "{shown}");
+    for secret in ["pa55word", "pr0xypw", "t0ken"] {
+        assert!(!shown.contains(secret), "{secret} shows in {shown}");
+    }
+    let both =
+        [("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", "a"), ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN_FILE", "/f")];
+    let error = load(&inputs(None, &both, CliOverrides::default())).unwrap_err();
+    assert!(error.problems.iter().any(|p| p.contains("set one, not both")), "{error}");
+    let bad_proxy = [("CONDUCTOR_HTTP_WORKER_HTTP_PROXY", "ftp://x:s3cret@h")];
+    let error = load(&inputs(None, &bad_proxy, CliOverrides::default())).unwrap_err();
+    assert!(error.problems.iter().any(|p| p.contains("http.proxy") && !p.contains("s3cret")), "{error}");
 }
 
 #[test]
@@ -189,4 +228,59 @@ fn shipped_example_config_loads() {
     let loaded = loaded(Some(text), &[], CliOverrides::default());
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert_eq!(loaded.config.task_types[0].name, "HTTP_POLL");
+}
+
+/// The TOML embedded in the Kubernetes ConfigMap (the block under `worker.toml: |`).
+fn configmap_toml() -> String {
+    let yaml = include_str!("../../deploy/kubernetes/configmap.yaml");
+    let block = yaml.split("worker.toml: |\n").nth(1).expect("the ConfigMap embeds worker.toml");
+    block
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .map(|l| l.get(4..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every value the shipped files set is the catalog's default, except the container settings they exist for.
+#[test]
+fn shipped_files_agree_with_the_defaults() {
+    let defaults = loaded(None, &[], CliOverrides::default());
+    let default_of = |key: &str| defaults.settings.iter().find(|s| s.key == key).map(|s| s.value.clone());
+    let container_settings = ["admin.addr", "log.format"];
+    for (name, text) in
+        [("config/worker.toml", include_str!("../../config/worker.toml").to_owned()), ("configmap", configmap_toml())]
+    {
+        let file = loaded(Some(&text), &[], CliOverrides::default());
+        let mut from_file = 0;
+        for setting in file.settings.iter().filter(|s| matches!(s.source, Source::File(_))) {
+            from_file += 1;
+            if name == "configmap" && container_settings.contains(&setting.key.as_str()) {
+                continue;
+            }
+            assert_eq!(Some(&setting.value), default_of(&setting.key).as_ref(), "{name}: {}", setting.key);
+        }
+        assert!(from_file >= 20, "{name} sets {from_file} keys");
+    }
+}
+
+/// The shutdown grace is one deadline for every phase; the pod (and compose) wait longer before SIGKILL.
+#[test]
+fn the_pod_waits_longer_than_the_grace() {
+    let configmap = loaded(Some(&configmap_toml()), &[], CliOverrides::default());
+    let grace = configmap.config.shutdown_grace.as_secs();
+    let number_after = |text: &str, key: &str| -> u64 {
+        let rest = text.split(key).nth(1).unwrap_or_else(|| panic!("{key} missing"));
+        rest.trim_start_matches([':', ' '])
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    };
+    let pod = number_after(include_str!("../../deploy/kubernetes/deployment.yaml"), "terminationGracePeriodSeconds");
+    let compose = number_after(include_str!("../../deploy/compose/docker-compose.yml"), "stop_grace_period");
+    // The worker exits within grace + 1 s; a few seconds more cover the process start of a slow node.
+    assert!(pod >= grace + 5, "terminationGracePeriodSeconds {pod} vs grace {grace}");
+    assert!(compose >= grace + 5, "stop_grace_period {compose}s vs grace {grace}");
 }

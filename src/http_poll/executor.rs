@@ -65,6 +65,9 @@ pub struct Delivery {
     pub park_threshold: Duration,
     /// Cancelled when shutdown begins: held tasks park at once.
     pub stop_holding: CancellationToken,
+    /// Cancelled when the shutdown deadline is near: requests in flight are abandoned (a poll is parked to be made
+    /// again, a single call fails retryably), so that the result can still be reported in time.
+    pub stop_executing: CancellationToken,
     /// The task type's metric handles.
     pub metrics: TaskMetrics,
     /// The task's id (the idempotency key of its requests).
@@ -157,7 +160,14 @@ impl Executor {
     }
 
     async fn single_call(&self, request: &RequestSpec, delivery: &Delivery, mut logs: ExecLog) -> Outcome {
-        let exchange = Box::pin(self.send(request, delivery, &delivery.task_id)).await;
+        let Some(exchange) = Box::pin(self.send(request, delivery, &delivery.task_id)).await else {
+            let target = describe_target(&request.method, &request.url);
+            let reason = format!(
+                "the worker shut down before {target} answered (the request may have reached it); retried per the TaskDef"
+            );
+            logs.push(reason.clone());
+            return Outcome::failed(FailureKind::Interrupted, false, reason, logs);
+        };
         logs.push(describe_exchange(request, &exchange, "call"));
         let output = response_output(exchange.response.as_ref().map(HttpResponse::to_raw), None);
         let kind = match decide_single(&exchange.observation) {
@@ -226,7 +236,20 @@ impl Executor {
             // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
             let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
             // Instrumented itself: the span may have been made again after a hold within this same poll of the task.
-            let mut exchange = Box::pin(self.send(request, delivery, &key).instrument(delivery.span.current())).await;
+            let sent = Box::pin(self.send(request, delivery, &key).instrument(delivery.span.current())).await;
+            let Some(mut exchange) = sent else {
+                // Shutting down with this poll in flight: park so that another worker makes poll n again (with
+                // the same idempotency key) at once.
+                delivery.metrics.parked();
+                logs.push(format!("Shutting down during poll {}: parked to be polled again.", state.polls_made + 1));
+                let mut output = response_output(last_response, Some(state.polls_made));
+                state.next_poll_at_ms = epoch_ms();
+                state.saved_at_delivery = Some(task.poll_count);
+                if state.polls_made > 0 {
+                    state.store(&mut output.fields);
+                }
+                return Outcome { kind: OutcomeKind::Parked { callback_after_secs: 0 }, output, logs };
+            };
             state.polls_made += 1;
             if state.first_poll_at_ms == 0 {
                 state.first_poll_at_ms = epoch_ms();
@@ -301,10 +324,14 @@ impl Executor {
         result
     }
 
-    async fn send(&self, request: &RequestSpec, delivery: &Delivery, idempotency_key: &str) -> Exchange {
+    /// One request; `None` when shutdown abandoned it in flight.
+    async fn send(&self, request: &RequestSpec, delivery: &Delivery, idempotency_key: &str) -> Option<Exchange> {
         let target = describe_target(&request.method, &request.url);
         let started = Instant::now();
-        let result = self.invoker.send(request, idempotency_key).await;
+        let result = tokio::select! {
+            result = self.invoker.send(request, idempotency_key) => result,
+            () = delivery.stop_executing.cancelled() => return None,
+        };
         let status_class = match &result {
             Ok(response) => status_class(response.status),
             Err(InvokeError::Timeout(_)) => "timeout",
@@ -313,28 +340,32 @@ impl Executor {
         delivery.metrics.target_request(&HostLimits::key(&request.url), status_class, started.elapsed());
         match result {
             Ok(response) if request.accepted.accepts(response.status) => {
-                Exchange { observation: Observation::Accepted(None), response: Some(response) }
+                Some(Exchange { observation: Observation::Accepted(None), response: Some(response) })
             }
             Ok(response) => {
                 let description = format!("{target} answered {} {}", response.status, response.reason);
                 let transient = is_transient(response.status);
-                Exchange { observation: Observation::Rejected { transient, description }, response: Some(response) }
+                Some(Exchange {
+                    observation: Observation::Rejected { transient, description },
+                    response: Some(response),
+                })
             }
             Err(error @ InvokeError::Blocked(_)) => {
                 let description = format!("{target}: {error}");
                 let observation =
                     Observation::Unusable { kind: FailureKind::TargetBlocked, terminal: true, description };
-                Exchange { observation, response: None }
+                Some(Exchange { observation, response: None })
             }
             Err(error @ InvokeError::BodyTooLarge(_)) => {
                 let description = format!("{target}: {error}");
                 let observation =
                     Observation::Unusable { kind: FailureKind::ResponseTooLarge, terminal: false, description };
-                Exchange { observation, response: None }
+                Some(Exchange { observation, response: None })
             }
-            Err(error) => {
-                Exchange { observation: Observation::NoResponse(format!("{target} failed: {error}")), response: None }
-            }
+            Err(error) => Some(Exchange {
+                observation: Observation::NoResponse(format!("{target} failed: {error}")),
+                response: None,
+            }),
         }
     }
 }

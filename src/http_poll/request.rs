@@ -11,7 +11,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_LENGTH, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION,
+    PROXY_AUTHORIZATION, TRANSFER_ENCODING, WWW_AUTHENTICATE,
+};
 use reqwest::{Client, Method};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -19,7 +22,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::host_limits::HostLimits;
-use super::policy::{TargetPolicy, find_blocked};
+use super::policy::find_blocked;
+use super::policy::guard::Outbound;
 use super::spec::RequestSpec;
 use crate::condition::dollar::{BodyView, ResponseView};
 
@@ -113,9 +117,12 @@ pub enum InvokeError {
     /// The body was larger than the cap.
     #[error("response body larger than {0} bytes (http.max_response_body_bytes)")]
     BodyTooLarge(usize),
-    /// The outbound host policy refused the target (or a redirect to it).
+    /// The outbound policy refused the target (or a redirect to it).
     #[error("{0}")]
     Blocked(#[from] super::policy::Blocked),
+    /// More than [`MAX_REDIRECTS`] redirects, or a redirect to something that is not an http(s) URL.
+    #[error("{0}")]
+    Redirect(String),
     /// Connect, TLS, redirect or I/O failure.
     #[error("{0}")]
     Transport(String),
@@ -123,6 +130,8 @@ pub enum InvokeError {
 
 /// What replaces a sensitive header's value in stored output.
 pub const REDACTED: &str = "<redacted>";
+/// Redirects followed, at most.
+pub const MAX_REDIRECTS: usize = 10;
 
 /// How an [`HttpInvoker`] treats requests and responses.
 #[derive(Debug, Clone)]
@@ -133,8 +142,9 @@ pub struct InvokerOptions {
     pub sensitive_headers: Vec<String>,
     /// Header that carries an idempotency key on non-GET requests (unless the task sets it), `None` = off.
     pub idempotency_key_header: Option<HeaderName>,
-    /// Targets requests may reach; the client must also use the policy's resolver and redirect policy.
-    pub policy: Arc<TargetPolicy>,
+    /// Targets requests may reach; the client must resolve names through its
+    /// [`OutboundResolver`](super::policy::guard::OutboundResolver) and follow no redirects itself.
+    pub policy: Arc<Outbound>,
 }
 
 /// Sends task requests: one shared pooled client, per-host limits, the host policy and a body cap.
@@ -146,12 +156,12 @@ pub struct HttpInvoker {
     /// Lower-case header names whose values are secret.
     sensitive: Arc<[String]>,
     idempotency_key_header: Option<HeaderName>,
-    policy: Arc<TargetPolicy>,
+    policy: Arc<Outbound>,
 }
 
 impl HttpInvoker {
-    /// An invoker over a shared client (built with [`super::policy::PolicyResolver`] and
-    /// [`super::policy::redirect_policy`] for the same policy).
+    /// An invoker over a shared client (resolving through the policy's resolver, following no redirects: the
+    /// invoker follows them, checking each hop).
     pub fn new(client: Client, hosts: Arc<HostLimits>, options: InvokerOptions) -> Self {
         Self {
             client,
@@ -166,7 +176,6 @@ impl HttpInvoker {
     /// Sends the request and reads the whole response. `idempotency_key` is sent (in the configured header) with
     /// methods other than GET, HEAD, OPTIONS and TRACE.
     pub async fn send(&self, spec: &RequestSpec, idempotency_key: &str) -> Result<HttpResponse, InvokeError> {
-        self.policy.check_url(&spec.url)?;
         let _permit = self.hosts.acquire(&spec.url).await;
         let started = Instant::now();
         match tokio::time::timeout(spec.timeout, self.exchange(spec, idempotency_key, started)).await {
@@ -194,11 +203,7 @@ impl HttpInvoker {
                 value.set_sensitive(true);
             }
         }
-        let mut request = self.client.request(spec.method.clone(), spec.url.clone()).headers(headers);
-        if let Some(body) = &spec.body {
-            request = request.body(body.clone());
-        }
-        let mut response = request.send().await.map_err(transport)?;
+        let mut response = self.follow(spec, headers).await?;
         let status = response.status();
         let declared = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max_body_bytes as u64) {
@@ -220,6 +225,52 @@ impl HttpInvoker {
             body: Body::from_bytes(body),
             elapsed: started.elapsed(),
         })
+    }
+}
+
+impl HttpInvoker {
+    /// Sends the request, following redirects (at most [`MAX_REDIRECTS`]) the way browsers and reqwest do: 301,
+    /// 302 and 303 turn into a GET without body (HEAD stays HEAD), 307 and 308 repeat the request; credentials
+    /// (`Authorization`, `Cookie`, `Proxy-Authorization`) are not sent on to another origin. The policy admits
+    /// every hop before it is sent.
+    async fn follow(&self, spec: &RequestSpec, mut headers: HeaderMap) -> Result<reqwest::Response, InvokeError> {
+        let (mut method, mut url) = (spec.method.clone(), spec.url.clone());
+        let mut body = spec.body.clone().map(bytes::Bytes::from);
+        let mut redirects = 0;
+        loop {
+            self.policy.admit(&url).await?;
+            let mut request = self.client.request(method.clone(), url.clone()).headers(headers.clone());
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            let response = request.send().await.map_err(transport)?;
+            let status = response.status().as_u16();
+            let location = response.headers().get(LOCATION).and_then(|l| l.to_str().ok());
+            let (true, Some(location)) = (matches!(status, 301 | 302 | 303 | 307 | 308), location) else {
+                return Ok(response);
+            };
+            if redirects == MAX_REDIRECTS {
+                return Err(InvokeError::Redirect(format!("more than {MAX_REDIRECTS} redirects")));
+            }
+            redirects += 1;
+            let next = url.join(location).map_err(|e| InvokeError::Redirect(format!("bad redirect location: {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(InvokeError::Redirect(format!("redirect to a {} URL", next.scheme())));
+            }
+            if matches!(status, 301..=303) && method != Method::HEAD {
+                method = Method::GET;
+                body = None;
+                for name in [CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING] {
+                    headers.remove(name);
+                }
+            }
+            if next.origin() != url.origin() {
+                for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
+                    headers.remove(name);
+                }
+            }
+            url = next;
+        }
     }
 }
 

@@ -60,9 +60,25 @@ pub enum FailureKind {
     TargetBlocked,
     /// The worker itself failed (evaluator unavailable, a panic).
     Internal,
+    /// The worker shut down with the request in flight.
+    Interrupted,
 }
 
 impl FailureKind {
+    /// Every kind, in label order (metrics pre-create one series per kind).
+    pub const ALL: [FailureKind; 10] = [
+        FailureKind::InvalidInput,
+        FailureKind::ConditionError,
+        FailureKind::ConditionFailed,
+        FailureKind::HttpStatus,
+        FailureKind::NoResponse,
+        FailureKind::MaxPollCount,
+        FailureKind::ResponseTooLarge,
+        FailureKind::TargetBlocked,
+        FailureKind::Internal,
+        FailureKind::Interrupted,
+    ];
+
     /// The label value.
     pub fn name(self) -> &'static str {
         match self {
@@ -75,6 +91,7 @@ impl FailureKind {
             FailureKind::ResponseTooLarge => "ResponseTooLarge",
             FailureKind::TargetBlocked => "TargetBlocked",
             FailureKind::Internal => "Internal",
+            FailureKind::Interrupted => "Interrupted",
         }
     }
 }

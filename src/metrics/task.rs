@@ -41,6 +41,7 @@ pub struct Handles {
     queue_depth: Gauge,
     superseded: Counter,
     updates_pending: Gauge,
+    updates_pending_bytes: Gauge,
 }
 
 impl Metrics {
@@ -72,6 +73,7 @@ impl Metrics {
             queue_depth: self.queue_depth.get_or_create_owned(&label),
             superseded: self.results_superseded.get_or_create_owned(&label),
             updates_pending: self.updates_pending.get_or_create_owned(&label),
+            updates_pending_bytes: self.updates_pending_bytes.get_or_create_owned(&label),
             name: name.to_owned(),
             all: self.clone(),
         }))
@@ -201,6 +203,11 @@ impl TaskMetrics {
     /// A result entered (1) or left (-1) the outbox.
     pub fn outbox(&self, delta: i64) {
         self.updates_pending.inc_by(delta);
+    }
+
+    /// Bytes entering (positive) or leaving (negative) the outbox.
+    pub fn outbox_bytes(&self, delta: i64) {
+        self.updates_pending_bytes.inc_by(delta);
     }
 
     /// The server's queue depth for this task type.

@@ -104,20 +104,30 @@ fn closed_label_sets_exist_at_zero_before_anything_happens() {
 }
 
 #[test]
-fn failure_kinds_match_the_pre_created_exception_values() {
-    use crate::http_poll::termination::FailureKind::*;
-    let names: Vec<_> = [
-        InvalidInput,
-        ConditionError,
-        ConditionFailed,
-        HttpStatus,
-        NoResponse,
-        MaxPollCount,
-        ResponseTooLarge,
-        TargetBlocked,
-        Internal,
-    ]
-    .map(|k| k.name())
-    .into();
-    assert_eq!(names, FAILURE_KINDS);
+fn every_failure_kind_has_a_pre_created_series() {
+    use crate::http_poll::termination::FailureKind::{self, *};
+    // Exhaustive: a new variant does not compile until it is given a place here, and then must be in `ALL`.
+    let position = |kind: FailureKind| match kind {
+        InvalidInput => 0,
+        ConditionError => 1,
+        ConditionFailed => 2,
+        HttpStatus => 3,
+        NoResponse => 4,
+        MaxPollCount => 5,
+        ResponseTooLarge => 6,
+        TargetBlocked => 7,
+        Internal => 8,
+        Interrupted => 9,
+    };
+    for (index, kind) in FailureKind::ALL.into_iter().enumerate() {
+        assert_eq!(position(kind), index, "{kind:?}");
+    }
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry, vec![]));
+    let _handles = metrics.task_type("kinds");
+    let text = encode(&registry);
+    for kind in FailureKind::ALL {
+        let series = format!("task_execute_error_total{{taskType=\"kinds\",exception=\"{}\"}} 0", kind.name());
+        assert!(text.lines().any(|line| line == series), "missing {series}");
+    }
 }

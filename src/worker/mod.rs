@@ -204,6 +204,7 @@ impl<C: ConductorApi> Worker<C> {
             received_at,
             park_threshold: self.config.park_threshold,
             stop_holding: self.deps.shutdown.stop_holding.clone(),
+            stop_executing: self.deps.shutdown.stop_executing.clone(),
             metrics: self.metrics.clone(),
             task_id: task.task_id.clone(),
             task_type: self.type_name.clone(),

@@ -10,7 +10,12 @@
 //! When the server answers again after failures, every waiting result is retried at once ([`Outbox::server_back`]).
 //!
 //! One loop ([`Outbox::run`]) owns the schedule; sends run concurrently, a bounded number at a time. At shutdown
-//! [`Outbox::flush`] waits for the outbox to empty within the grace period.
+//! [`Outbox::flush`] waits for the outbox to empty within the grace period; what is left then is counted lost.
+//!
+//! Bounded in bytes (`updates.outbox_max_bytes`): a result that does not fit waits in its execution (which keeps
+//! its slot) until others leave; meanwhile the pollers take no new work ([`Outbox::wait_for_room`]) and readiness
+//! says why. Nothing is dropped for lack of room: one result always fits into an empty outbox, and once shutdown
+//! begins ([`Outbox::stop_bounding`]) every result is taken, so that it is flushed or counted.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -81,6 +86,15 @@ struct Inner<C> {
     emptied: Notify,
     sends: Arc<Semaphore>,
     retry_window: Duration,
+    /// Bytes of the results waiting (their JSON bodies).
+    bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Results waiting for room.
+    waiting: AtomicUsize,
+    /// Wakes results and pollers waiting for room.
+    room: Notify,
+    /// Set at shutdown: every result is taken, whatever its size.
+    unbounded: std::sync::atomic::AtomicBool,
 }
 
 /// Handle to the outbox; cheap to clone.
@@ -112,7 +126,7 @@ enum Settled {
 impl<C: ConductorApi> Outbox<C> {
     /// An empty outbox sending through `api`; results are given up `retry_window` after their first failure, and
     /// not before their task's deadline.
-    pub fn new(api: Arc<C>, health: Arc<Health>, retry_window: Duration) -> Self {
+    pub fn new(api: Arc<C>, health: Arc<Health>, retry_window: Duration, max_bytes: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 api,
@@ -124,6 +138,11 @@ impl<C: ConductorApi> Outbox<C> {
                 emptied: Notify::new(),
                 sends: Arc::new(Semaphore::new(MAX_CONCURRENT_SENDS)),
                 retry_window,
+                bytes: AtomicUsize::new(0),
+                max_bytes,
+                waiting: AtomicUsize::new(0),
+                room: Notify::new(),
+                unbounded: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -138,8 +157,80 @@ impl<C: ConductorApi> Outbox<C> {
         self.len() == 0
     }
 
-    /// Takes a result whose first attempt failed with `error`; it is retried until `deadline`.
-    pub fn push(&self, result: EncodedResult, metrics: TaskMetrics, deadline: Instant, error: &ClientError) {
+    /// Bytes of the results waiting.
+    pub fn bytes(&self) -> usize {
+        self.inner.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether new work should wait: the outbox is at its bound, or results wait for room.
+    pub fn is_full(&self) -> bool {
+        !self.inner.unbounded.load(Ordering::Relaxed)
+            && (self.bytes() >= self.inner.max_bytes || self.inner.waiting.load(Ordering::Relaxed) > 0)
+    }
+
+    fn fits(&self, len: usize) -> bool {
+        let bytes = self.bytes();
+        bytes == 0 || bytes + len <= self.inner.max_bytes || self.inner.unbounded.load(Ordering::Relaxed)
+    }
+
+    /// From now on every result is taken (shutdown: results are flushed or counted, never left waiting).
+    pub fn stop_bounding(&self) {
+        self.inner.unbounded.store(true, Ordering::Relaxed);
+        self.inner.room.notify_waiters();
+    }
+
+    /// Waits until the outbox is not full (or bounding stopped).
+    pub async fn wait_for_room(&self) {
+        loop {
+            let room = self.inner.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if !self.is_full() {
+                return;
+            }
+            room.await;
+        }
+    }
+
+    fn update_readiness(&self) {
+        let reason = self.is_full().then(|| {
+            format!(
+                "the outbox holds {} bytes of undelivered results (updates.outbox_max_bytes = {}, {} more waiting): \
+                 no new work is taken until the server accepts updates again",
+                self.bytes(),
+                self.inner.max_bytes,
+                self.inner.waiting.load(Ordering::Relaxed)
+            )
+        });
+        self.inner.health.outbox(reason);
+    }
+
+    /// Takes a result whose first attempt failed with `error`; it is retried until `deadline`. Waits while the
+    /// outbox has no room for it.
+    pub async fn push(&self, result: EncodedResult, metrics: TaskMetrics, deadline: Instant, error: &ClientError) {
+        let len = result.json.len();
+        if !self.fits(len) {
+            self.inner.waiting.fetch_add(1, Ordering::Relaxed);
+            self.update_readiness();
+            tracing::warn!(task_id = %result.task_id, bytes = len, "Outbox full; the result waits for room.");
+            loop {
+                let room = self.inner.room.notified();
+                tokio::pin!(room);
+                room.as_mut().enable();
+                if self.fits(len) {
+                    break;
+                }
+                room.await;
+            }
+            self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.inner.bytes.fetch_add(len, Ordering::Relaxed);
+        metrics.outbox_bytes(len as i64);
+        self.update_readiness();
+        self.enqueue(result, metrics, deadline, error);
+    }
+
+    fn enqueue(&self, result: EncodedResult, metrics: TaskMetrics, deadline: Instant, error: &ClientError) {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         let first_wait = backoff.next(fastrand::f64());
         tracing::warn!(task_id = %result.task_id, error = %error, retry_in_ms = first_wait.as_millis() as u64,
@@ -270,6 +361,11 @@ impl<C: ConductorApi> Outbox<C> {
         }
         pending.metrics.update_finished(settled == Settled::Delivered, elapsed, pending.result.json.len());
         pending.metrics.outbox(-1);
+        let len = pending.result.json.len();
+        self.inner.bytes.fetch_sub(len, Ordering::Relaxed);
+        pending.metrics.outbox_bytes(-(len as i64));
+        self.inner.room.notify_waiters();
+        self.update_readiness();
         if self.inner.pending.fetch_sub(1, Ordering::Relaxed) == 1 {
             self.inner.emptied.notify_waiters();
         }
@@ -294,6 +390,9 @@ impl<C: ConductorApi> Outbox<C> {
             if Instant::now() >= deadline {
                 let left: Vec<String> = {
                     let schedule = self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner);
+                    for Reverse(entry) in schedule.iter() {
+                        entry.pending.metrics.result_dropped("lost");
+                    }
                     schedule.iter().map(|Reverse(e)| e.pending.result.task_id.clone()).collect()
                 };
                 tracing::error!(pending = self.len(), task_ids = ?left, "Shutdown with undelivered results: they are LOST.");
@@ -331,7 +430,7 @@ mod tests {
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry, vec![])).task_type("t");
         let api = Arc::new(FakeConductor::default());
-        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()), Duration::from_secs(20));
+        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()), Duration::from_secs(20), 1 << 20);
         let stop = CancellationToken::new();
         tokio::spawn(outbox.clone().run(stop.clone()));
         (api, outbox, metrics, Arc::new(registry), stop)
@@ -346,7 +445,7 @@ mod tests {
         let (api, outbox, metrics, registry, _stop) = setup();
         api.fail_next([ClientError::Status { code: 503, body: String::new() }, ClientError::Transport("reset".into())]);
         let error = ClientError::Transport("first".into());
-        outbox.push(result("a"), metrics, Instant::now() + Duration::from_secs(60), &error);
+        outbox.push(result("a"), metrics, Instant::now() + Duration::from_secs(60), &error).await;
         assert_eq!(outbox.len(), 1);
         assert!(outbox.flush(Instant::now() + Duration::from_secs(30)).await);
         assert_eq!(api.delivered.lock().unwrap().len(), 1);
@@ -364,7 +463,9 @@ mod tests {
         let (api, outbox, metrics, registry, _stop) = setup();
         api.always_fail.store(true, Ordering::SeqCst);
         let started = Instant::now();
-        outbox.push(result("doomed"), metrics, started + Duration::from_secs(20), &ClientError::Transport("x".into()));
+        outbox
+            .push(result("doomed"), metrics, started + Duration::from_secs(20), &ClientError::Transport("x".into()))
+            .await;
         assert!(outbox.flush(started + Duration::from_secs(120)).await);
         assert!(
             started.elapsed() >= Duration::from_secs(20) && started.elapsed() < Duration::from_secs(21),
@@ -378,11 +479,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_server_down_past_the_deadline_still_gets_the_result_when_it_returns() {
         let (api, _, metrics, registry, _stop) = setup();
-        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()), Duration::from_secs(120));
+        let outbox = Outbox::new(api.clone(), Arc::new(Health::default()), Duration::from_secs(120), 1 << 20);
         tokio::spawn(outbox.clone().run(CancellationToken::new()));
         api.always_fail.store(true, Ordering::SeqCst);
         let started = Instant::now();
-        outbox.push(result("late"), metrics, started + Duration::from_secs(10), &ClientError::Transport("down".into()));
+        outbox
+            .push(result("late"), metrics, started + Duration::from_secs(10), &ClientError::Transport("down".into()))
+            .await;
         let back = api.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(45)).await;
@@ -399,12 +502,14 @@ mod tests {
         let (api, outbox, metrics, registry, _stop) = setup();
         api.always_fail.store(true, Ordering::SeqCst);
         *api.status.lock().unwrap() = Some("COMPLETED".into());
-        outbox.push(
-            result("done-elsewhere"),
-            metrics,
-            Instant::now() + Duration::from_secs(3600),
-            &ClientError::Transport("x".into()),
-        );
+        outbox
+            .push(
+                result("done-elsewhere"),
+                metrics,
+                Instant::now() + Duration::from_secs(3600),
+                &ClientError::Transport("x".into()),
+            )
+            .await;
         assert!(outbox.flush(Instant::now() + Duration::from_secs(600)).await);
         assert_eq!(
             api.attempts.load(Ordering::SeqCst),
@@ -419,22 +524,26 @@ mod tests {
     async fn refusals_end_retries_and_flush_reports_leftovers() {
         let (api, outbox, metrics, registry, _stop) = setup();
         api.fail_next([ClientError::Status { code: 400, body: "bad".into() }]);
-        outbox.push(
-            result("refused"),
-            metrics.clone(),
-            Instant::now() + Duration::from_secs(60),
-            &ClientError::Transport("x".into()),
-        );
+        outbox
+            .push(
+                result("refused"),
+                metrics.clone(),
+                Instant::now() + Duration::from_secs(60),
+                &ClientError::Transport("x".into()),
+            )
+            .await;
         assert!(outbox.flush(Instant::now() + Duration::from_secs(10)).await);
         assert_eq!(sample(&registry, "task_result_dropped_total{taskType=\"t\",reason=\"rejected\"}"), Some(1.0));
 
         api.always_fail.store(true, Ordering::SeqCst);
-        outbox.push(
-            result("stuck"),
-            metrics,
-            Instant::now() + Duration::from_secs(3600),
-            &ClientError::Transport("x".into()),
-        );
+        outbox
+            .push(
+                result("stuck"),
+                metrics,
+                Instant::now() + Duration::from_secs(3600),
+                &ClientError::Transport("x".into()),
+            )
+            .await;
         assert!(!outbox.flush(Instant::now() + Duration::from_secs(5)).await, "not empty at the flush deadline");
         assert_eq!(outbox.len(), 1);
     }

@@ -41,6 +41,15 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
                 () = stop.cancelled() => break,
             }
         }
+        let outbox = deps.reporter.outbox();
+        if outbox.is_full() {
+            // Undelivered results are bounded in bytes: no new work until the server takes some of them.
+            tokio::select! {
+                () = outbox.wait_for_room() => {}
+                () = tokio::time::sleep(PAUSED_RECHECK) => continue,
+                () = stop.cancelled() => break,
+            }
+        }
         let first = match worker.slots.try_acquire() {
             Some(slot) => slot,
             None => {

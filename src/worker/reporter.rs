@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::outbox::Outbox;
 use crate::conductor::{ClientError, ConductorApi, EncodedResult, PolledTask};
@@ -42,18 +43,26 @@ pub struct Reporter<C> {
     api: Arc<C>,
     health: Arc<Health>,
     outbox: Outbox<C>,
+    /// Cancelled at the shutdown deadline: an attempt in flight gives up and the result goes to the outbox.
+    abandon: CancellationToken,
 }
 
 impl<C> Clone for Reporter<C> {
     fn clone(&self) -> Self {
-        Self { api: self.api.clone(), health: self.health.clone(), outbox: self.outbox.clone() }
+        Self {
+            api: self.api.clone(),
+            health: self.health.clone(),
+            outbox: self.outbox.clone(),
+            abandon: self.abandon.clone(),
+        }
     }
 }
 
 impl<C: ConductorApi> Reporter<C> {
-    /// A reporter that queues failed updates in `outbox`.
-    pub fn new(api: Arc<C>, health: Arc<Health>, outbox: Outbox<C>) -> Self {
-        Self { api, health, outbox }
+    /// A reporter that queues failed updates in `outbox`; `abandon` ends attempts in flight (the shutdown
+    /// deadline).
+    pub fn new(api: Arc<C>, health: Arc<Health>, outbox: Outbox<C>, abandon: CancellationToken) -> Self {
+        Self { api, health, outbox, abandon }
     }
 
     /// The outbox behind this reporter.
@@ -72,10 +81,16 @@ impl<C: ConductorApi> Reporter<C> {
         deadline: Instant,
     ) -> ReportOutcome {
         let started = Instant::now();
-        let sent = if chain && result.is_terminal() {
-            self.api.update_task_and_poll(&result, worker_id).await
-        } else {
-            self.api.update_task(&result).await.map(|()| None)
+        let attempt = async {
+            if chain && result.is_terminal() {
+                self.api.update_task_and_poll(&result, worker_id).await
+            } else {
+                self.api.update_task(&result).await.map(|()| None)
+            }
+        };
+        let sent = tokio::select! {
+            sent = attempt => sent,
+            () = self.abandon.cancelled() => Err(ClientError::Transport("the shutdown deadline ended the update".into())),
         };
         let outcome = match sent {
             Ok(next) => {
@@ -96,7 +111,7 @@ impl<C: ConductorApi> Reporter<C> {
             }
             Err(error) => {
                 self.health.server_failed(&error);
-                self.outbox.push(result, metrics.clone(), deadline, &error);
+                self.outbox.push(result, metrics.clone(), deadline, &error).await;
                 return ReportOutcome::Queued;
             }
         };

@@ -145,7 +145,9 @@ impl Cluster {
     pub async fn set_paused(&self, replica: &Replica, task_type: &str, paused: bool) {
         let action = if paused { "pause" } else { "resume" };
         let url = format!("{}/task-types/{task_type}/{action}", replica.control);
-        let response = reqwest::Client::new().post(&url).send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        // The token scripts/cluster.sh gives every replica.
+        let request = reqwest::Client::new().post(&url).bearer_auth("cluster-control-token");
+        let response = request.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
         assert!(response.status().is_success(), "{url}: {}", response.status());
     }
 

@@ -85,6 +85,8 @@ fn start_worker(server: &str, admin: &str, log: &Path) -> WorkerProcess {
         ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR", "off"),
         ("CONDUCTOR_WORKER_ALL_CONCURRENCY", "200"),
         ("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "20"),
+        // The misbehaving target listens on loopback.
+        ("CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK", "true"),
     ];
     WorkerProcess::start_with_stderr(&[INVOKE_TASK, POLL_TASK], &env, &[("RUST_LOG", "info")], Stdio::from(log))
 }

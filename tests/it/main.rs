@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
 mod bad_input;
+mod bounds;
 mod failures;
+mod isolation;
 mod operations;
 mod orkes;
 mod park;

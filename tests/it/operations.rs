@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::support::{Conductor, example_api, start_worker, unique};
+use crate::support::{CONTROL_TOKEN, Conductor, example_api, start_worker, unique};
 
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.expect("reachable");
@@ -118,8 +118,15 @@ async fn runtime_control_and_queue_depth() {
         }))
         .await;
     let worker = start_worker(&[&task_name], &[]).await;
-    let http = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {CONTROL_TOKEN}").parse().unwrap());
+    let http = reqwest::Client::builder().default_headers(headers).build().unwrap();
     let control = |path: &str| format!("{}/task-types/{task_name}/{path}", worker.control);
+    // Without the token, nothing: not even the listing.
+    let anonymous = reqwest::Client::new();
+    assert_eq!(anonymous.post(control("pause")).send().await.unwrap().status(), 401);
+    let wrong = anonymous.get(format!("{}/task-types", worker.control)).bearer_auth("guess").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
 
     let paused: Value = http.post(control("pause")).send().await.unwrap().json().await.unwrap();
     assert_eq!(paused["paused"], true);

@@ -159,3 +159,51 @@ async fn update_v2_replies_carry_the_next_task() {
         "executed in queue order, one at a time"
     );
 }
+
+/// A server whose `/api/token` answered 404 (a gateway mid-rollout) and that then requires a token: the first
+/// 401 makes the worker ask for one at once, and no task is lost on the way.
+#[tokio::test]
+async fn a_404_from_the_token_endpoint_is_not_trusted_for_life() {
+    let api = example_api(Duration::ZERO).await;
+    let fake = FakeOrkes::start(None, Duration::from_secs(600), UpdateV2::Supported).await;
+    let env = auth_env(&fake);
+    let _worker = start_worker(&["reprobe"], &as_refs(&env)).await;
+    fake.enqueue("reprobe", call_input(&api.base));
+    wait_for("the first result", Duration::from_secs(10), || fake.results().len() == 1).await;
+    assert_eq!(fake.token_requests(), 1, "asked once, answered 404");
+
+    fake.require_credentials(Some(KEY));
+    for _ in 0..3 {
+        fake.enqueue("reprobe", call_input(&api.base));
+    }
+    wait_for("four results", Duration::from_secs(15), || fake.results().len() >= 4).await;
+    assert!(fake.unauthorized_calls() >= 1, "a call without a token was refused: {:?}", fake.calls());
+    assert_eq!(fake.token_requests(), 2, "asked again after the 401: {:?}", fake.calls());
+    assert!(fake.results().iter().all(|(_, r)| r["status"] == "COMPLETED"), "{:?}", fake.results());
+}
+
+/// Updates refused with a plain 401: the worker gets a new token and sends the result again (at once, then from
+/// the outbox when the replay is refused too); the result is delivered, none is counted lost.
+#[tokio::test]
+async fn a_401_on_an_update_refreshes_the_token_and_the_result_is_delivered() {
+    let api = example_api(Duration::ZERO).await;
+    let fake = FakeOrkes::start(Some(KEY), Duration::from_secs(600), UpdateV2::Supported).await;
+    let env = auth_env(&fake);
+    let worker = start_worker(&["refused"], &as_refs(&env)).await;
+    fake.refuse_next_updates(1);
+    let first = fake.enqueue("refused", call_input(&api.base));
+    wait_for("the first result", Duration::from_secs(10), || !fake.results().is_empty()).await;
+    assert_eq!(fake.results()[0].1["taskId"], first.as_str());
+    assert_eq!(fake.token_requests(), 2, "one refresh for the refused update: {:?}", fake.calls());
+
+    fake.refuse_next_updates(3);
+    let second = fake.enqueue("refused", call_input(&api.base));
+    wait_for("the second result", Duration::from_secs(20), || fake.results().len() >= 2).await;
+    assert_eq!(fake.results()[1].1["taskId"], second.as_str());
+    let metrics = reqwest::get(format!("{}/metrics", worker.admin)).await.unwrap().text().await.unwrap();
+    let dropped: Vec<&str> = metrics
+        .lines()
+        .filter(|line| line.starts_with("task_result_dropped_total{") && !line.ends_with(" 0"))
+        .collect();
+    assert!(dropped.is_empty(), "no result dropped: {dropped:?}");
+}

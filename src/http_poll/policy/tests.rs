@@ -55,13 +55,23 @@ fn host_patterns() {
     }
 }
 
+fn facts() -> HostFacts<'static> {
+    const LOCAL: [IpAddr; 2] =
+        [IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 2, 15)), IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)];
+    HostFacts { local: &LOCAL, own_ports: &[9191, 9192] }
+}
+
+fn decide(policy: &TargetPolicy, name: Option<&str>, address: &str, port: Option<u16>) -> Result<(), Blocked> {
+    policy.decide(Target { name, ip: ip(address), port }, &facts())
+}
+
 #[test]
 fn decisions() {
     let open = policy(&[], &[], &[], &[]);
     let restricted = policy(&["*.internal.example"], &["secret.internal.example"], &["10.1.0.0/16"], &["10.1.9.0/24"]);
     let cases: [(&TargetPolicy, Option<&str>, &str, Result<(), &str>); 12] = [
         (&open, Some("api.example.com"), "93.184.216.34", Ok(())),
-        (&open, None, "127.0.0.1", Ok(())),
+        (&open, None, "127.0.0.1", Err("belongs to this host")),
         (&open, None, "169.254.169.254", Err("denied range 169.254.0.0/16")),
         (&open, Some("metadata.google.internal"), "169.254.169.254", Err("denied range")),
         (&open, None, "::ffff:169.254.169.254", Err("denied range")),
@@ -74,8 +84,7 @@ fn decisions() {
         (&restricted, None, "192.0.2.10", Err("not in the allow lists")),
     ];
     for (policy, name, address, want) in cases {
-        let got = policy.decide(name, ip(address));
-        match (got, want) {
+        match (decide(policy, name, address, Some(443)), want) {
             (Ok(()), Ok(())) => {}
             (Err(Blocked(reason)), Err(fragment)) => assert!(reason.contains(fragment), "{name:?} {address}: {reason}"),
             (got, want) => panic!("{name:?} {address}: got {got:?}, want {want:?}"),
@@ -83,28 +92,43 @@ fn decisions() {
     }
 }
 
+/// This host's addresses, however spelled, are denied by default; with `allow_loopback` they are allowed except on
+/// the worker's own ports, which stay denied whatever the rules say.
 #[test]
-fn urls_are_checked_by_literal_address_and_denied_names() {
-    let policy = policy(&[], &["*.blocked.example"], &[], &[]);
-    let check = |url: &str| policy.check_url(&Url::parse(url).unwrap());
-    assert!(check("http://169.254.169.254/latest/meta-data").is_err());
-    assert!(check("http://[fd00:ec2::254]/").is_err());
-    assert!(check("http://x.blocked.example/").is_err());
-    assert!(check("http://127.0.0.1:8080/").is_ok());
-    assert!(check("https://allowed.example/").is_ok(), "names are resolved and checked by the resolver");
+fn this_host_and_its_own_listeners() {
+    let mut allowing = policy(&[], &[], &["0.0.0.0/0", "::/0"], &[]);
+    allowing.allow_loopback = true;
+    let default = policy(&[], &[], &[], &[]);
+    let spellings = [
+        "127.0.0.1",
+        "127.1.2.3",
+        "0.0.0.0",
+        "0.1.2.3",
+        "::",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::127.0.0.1",
+        "::ffff:0.0.0.0",
+        "10.0.2.15",
+        "::ffff:10.0.2.15",
+    ];
+    for address in spellings {
+        for port in [9191, 9192] {
+            let reason = decide(&allowing, None, address, Some(port)).expect_err(address).0;
+            assert!(reason.contains("own listeners"), "{address}:{port}: {reason}");
+            assert!(decide(&allowing, Some("localhost"), address, Some(port)).is_err(), "{address}:{port} by name");
+        }
+        assert!(decide(&allowing, None, address, Some(8080)).is_ok(), "{address}:8080 with allow_loopback");
+        let reason = decide(&default, None, address, Some(8080)).expect_err(address).0;
+        assert!(reason.contains("security.allow_loopback"), "{address}: {reason}");
+        assert!(decide(&default, Some("sidecar"), address, None).is_err(), "{address} from the resolver");
+    }
+    assert!(decide(&allowing, None, "10.0.2.16", Some(9191)).is_ok(), "another host's 9191 is not ours");
 }
 
-#[tokio::test]
-async fn the_resolver_returns_only_allowed_addresses() {
-    use reqwest::dns::Resolve;
-    let deny_loopback = policy(&[], &[], &[], &["127.0.0.0/8", "::1/128"]);
-    let resolver = PolicyResolver::new(Arc::new(deny_loopback));
-    let error = match resolver.resolve("localhost".parse().unwrap()).await {
-        Ok(addrs) => panic!("localhost resolved to allowed {:?}", addrs.collect::<Vec<_>>()),
-        Err(error) => error,
-    };
-    assert!(find_blocked(error.as_ref()).is_some_and(|b| b.0.contains("denied range")), "{error}");
-    let open = PolicyResolver::new(Arc::new(policy(&[], &[], &[], &[])));
-    let addrs: Vec<_> = open.resolve("localhost".parse().unwrap()).await.unwrap().collect();
-    assert!(addrs.iter().all(|a| a.ip().is_loopback()) && !addrs.is_empty());
+#[test]
+fn names_are_refused_by_pattern_before_any_address() {
+    let policy = policy(&[], &["*.blocked.example"], &[], &[]);
+    assert!(policy.check_name("x.blocked.example").is_err());
+    assert!(policy.check_name("allowed.example").is_ok());
 }

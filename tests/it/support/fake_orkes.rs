@@ -44,6 +44,10 @@ struct Inner {
     unauthorized_calls: u32,
     update_v2: UpdateV2,
     chained: u32,
+    /// Updates are answered 503 (the server is overloaded) while polls still work.
+    fail_updates: bool,
+    /// The next this many updates are answered 401 with a body that names no token error.
+    refuse_updates: u32,
 }
 
 /// The fake; cheap to clone.
@@ -72,6 +76,8 @@ impl FakeOrkes {
             unauthorized_calls: 0,
             update_v2,
             chained: 0,
+            fail_updates: false,
+            refuse_updates: 0,
         }));
         let router = Router::new()
             .route("/api/token", post(token))
@@ -142,6 +148,22 @@ impl FakeOrkes {
     /// Refuses (or accepts again) the configured credentials.
     pub fn accept_credentials(&self, accept: bool) {
         self.lock().accept_credentials = accept;
+    }
+
+    /// Answers every update (either endpoint) 503 from now on, or accepts them again.
+    pub fn fail_updates(&self, fail: bool) {
+        self.lock().fail_updates = fail;
+    }
+
+    /// Starts requiring these credentials (`None`: no auth, `/api/token` answers 404), as a server whose gateway
+    /// answered 404 during a rollout.
+    pub fn require_credentials(&self, credentials: Option<(&str, &str)>) {
+        self.lock().credentials = credentials.map(|(k, s)| (k.to_owned(), s.to_owned()));
+    }
+
+    /// Answers the next `count` updates 401 `{"error":"UNAUTHORIZED"}`, whatever token they carry.
+    pub fn refuse_next_updates(&self, count: u32) {
+        self.lock().refuse_updates = count;
     }
 
     /// Tokens issued so far (for log greps).
@@ -236,6 +258,13 @@ async fn update(State(inner): Shared, headers: HeaderMap, body: Bytes) -> Respon
     if let Err(code) = authorize(&mut inner, &headers, "POST /api/tasks".into()) {
         return unauthorized(code);
     }
+    if inner.refuse_updates > 0 {
+        inner.refuse_updates -= 1;
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "UNAUTHORIZED"}))).into_response();
+    }
+    if inner.fail_updates {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let value = record(&mut inner, "/api/tasks", &body);
     value["taskId"].as_str().unwrap_or_default().to_owned().into_response()
 }
@@ -256,6 +285,13 @@ async fn update_and_next(State(inner): Shared, headers: HeaderMap, body: Bytes) 
     }
     if let Err(code) = authorize(&mut inner, &headers, "POST /api/tasks/update-v2".into()) {
         return unauthorized(code);
+    }
+    if inner.refuse_updates > 0 {
+        inner.refuse_updates -= 1;
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "UNAUTHORIZED"}))).into_response();
+    }
+    if inner.fail_updates {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let value = record(&mut inner, "/api/tasks/update-v2", &body);
     // Task ids are `<task_type>:<n>` (see `enqueue`).

@@ -174,6 +174,9 @@ impl Drop for InProcessWorker {
     }
 }
 
+/// The bearer token of every test worker's control endpoint.
+pub const CONTROL_TOKEN: &str = "it-control-token";
+
 /// The configuration environment every test worker gets, plus `env`.
 fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, String> {
     let own_server = env.iter().any(|(k, _)| *k == "CONDUCTOR_SERVER_URL");
@@ -185,6 +188,11 @@ fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, Stri
         ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR", "127.0.0.1:0".into()),
         ("CONDUCTOR_HTTP_WORKER_ADMIN_QUEUE_DEPTH_INTERVAL_SECS", "1".into()),
         ("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "5".into()),
+        // Targets (the example API, fake servers) listen on loopback: opt in.
+        ("CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK", "true".into()),
+        ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", CONTROL_TOKEN.into()),
+        // In-process workers run inside this test binary: their evaluator processes are the real binary.
+        ("CONDUCTOR_HTTP_WORKER_CONDITIONS_EVALUATOR_PROGRAM", env!("CARGO_BIN_EXE_conductor-http-worker").into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -1,19 +1,23 @@
-//! The outbound host policy: which targets task requests may reach, by host name pattern and by address range.
+//! The outbound policy: which targets task requests may reach. The rules are pure ([`TargetPolicy::decide`]);
+//! [`guard`] enforces them on every request, redirect and resolved address; [`local`] knows this host's addresses.
 //!
-//! A request is allowed when no deny rule matches its host name or the address it connects to, and, if any allow
-//! rule exists, its host name matches an allow pattern or its address is in an allow range. Link-local and cloud
-//! metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254) are denied by default.
+//! A request to `name` (absent for an IP literal) at address `ip`, port `port`, is refused when:
+//! 1. the name matches a deny pattern;
+//! 2. the address belongs to this host (loopback 127.0.0.0/8 and ::1, unspecified 0.0.0.0/8 and ::, or an
+//!    address of one of its interfaces, which is where the worker's own listeners and the pod's sidecars are)
+//!    and the port is one of the worker's own listeners: always, whatever else is configured;
+//! 3. the address belongs to this host and `security.allow_loopback` is off (the default);
+//! 4. the address is in a deny range (link-local and cloud metadata, 169.254.0.0/16, fe80::/10, fd00:ec2::254,
+//!    are denied by default);
+//! 5. allow rules exist and neither the name matches an allow pattern nor the address is in an allow range.
 //!
-//! Enforcement (see [`PolicyResolver`]): host names are resolved by the policy itself and only allowed addresses
-//! are handed to the connector, so the decision applies to the address actually used (a DNS answer that changes
-//! between check and connect cannot slip through); IP-literal URLs, which skip resolution, are checked before the
-//! request and on every redirect ([`TargetPolicy::check_url`]).
+//! IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) IPv6 addresses count as their IPv4 address.
+
+pub mod guard;
+pub mod local;
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-
-use url::{Host, Url};
+use std::net::IpAddr;
 
 /// Address ranges denied unless `deny_link_local_and_metadata` is turned off.
 pub const METADATA_RANGES: [&str; 3] = ["169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128"];
@@ -67,10 +71,11 @@ fn prefix_match(network: u128, ip: u128, prefix: u8) -> bool {
     prefix == 0 || (network ^ ip) >> (128 - u32::from(prefix)) == 0
 }
 
-/// `::ffff:a.b.c.d` as `a.b.c.d`.
-fn canonical(ip: IpAddr) -> IpAddr {
+/// `::ffff:a.b.c.d` and `::a.b.c.d` as `a.b.c.d` (`::` and `::1` stay IPv6).
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) if v6.is_unspecified() || v6.is_loopback() => ip,
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().or_else(|| v6.to_ipv4()).map_or(ip, IpAddr::V4),
         v4 => v4,
     }
 }
@@ -112,10 +117,10 @@ impl HostPattern {
 
 /// Why a target was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("blocked by the outbound host policy: {0}")]
+#[error("blocked by the outbound policy: {0}")]
 pub struct Blocked(pub String);
 
-/// The policy.
+/// The configured rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetPolicy {
     /// Allowed host names (empty with empty `allow_cidrs`: everything not denied is allowed).
@@ -126,10 +131,49 @@ pub struct TargetPolicy {
     pub allow_cidrs: Vec<Cidr>,
     /// Denied address ranges (the metadata ranges included unless turned off).
     pub deny_cidrs: Vec<Cidr>,
+    /// Allow this host's own addresses (loopback, unspecified, its interfaces), except the worker's listeners.
+    pub allow_loopback: bool,
+}
+
+/// One connection a request would make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The host name, lower case; `None` for an IP-literal URL.
+    pub name: Option<&'a str>,
+    /// The address connected to.
+    pub ip: IpAddr,
+    /// The port, when known (a resolver only knows the name).
+    pub port: Option<u16>,
+}
+
+/// What the policy knows about this host when it decides.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostFacts<'a> {
+    /// Addresses of this host's interfaces (loopback and unspecified are recognised without them).
+    pub local: &'a [IpAddr],
+    /// Ports of the worker's own listeners.
+    pub own_ports: &'a [u16],
+}
+
+impl HostFacts<'_> {
+    /// Whether a connection to `ip` stays on this host.
+    pub fn is_local(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        let unspecified = match ip {
+            IpAddr::V4(v4) => v4.octets()[0] == 0,
+            IpAddr::V6(v6) => v6.is_unspecified(),
+        };
+        ip.is_loopback() || unspecified || self.local.iter().any(|local| canonical(*local) == ip)
+    }
+
+    /// Whether `port` is one of the worker's own listeners.
+    pub fn is_own_port(&self, port: u16) -> bool {
+        self.own_ports.contains(&port)
+    }
 }
 
 impl TargetPolicy {
-    /// The default: everything but link-local and metadata addresses.
+    /// The default: everything but this host's own addresses and link-local and metadata addresses.
     pub fn default_deny_metadata() -> Self {
         let deny_cidrs = METADATA_RANGES.iter().filter_map(|r| Cidr::parse(r).ok()).collect();
         Self { deny_cidrs, ..Self::default() }
@@ -139,100 +183,42 @@ impl TargetPolicy {
         !self.allow_hosts.is_empty() || !self.allow_cidrs.is_empty()
     }
 
-    /// The decision for a request to host `name` (None for an IP literal) connecting to `ip`.
-    pub fn decide(&self, name: Option<&str>, ip: IpAddr) -> Result<(), Blocked> {
-        let ip = canonical(ip);
-        if let Some(name) = name
-            && let Some(pattern) = self.deny_hosts.iter().find(|p| p.matches(name))
-        {
-            return Err(Blocked(format!("host {name} matches denied pattern {}", pattern.0)));
+    /// The name's own rule (a deny pattern), which needs no address.
+    pub fn check_name(&self, name: &str) -> Result<(), Blocked> {
+        match self.deny_hosts.iter().find(|p| p.matches(name)) {
+            Some(pattern) => Err(Blocked(format!("host {name} matches denied pattern {}", pattern.0))),
+            None => Ok(()),
+        }
+    }
+
+    /// The decision for one connection.
+    pub fn decide(&self, target: Target<'_>, facts: &HostFacts<'_>) -> Result<(), Blocked> {
+        let ip = canonical(target.ip);
+        if let Some(name) = target.name {
+            self.check_name(name)?;
+        }
+        if facts.is_local(ip) {
+            if let Some(port) = target.port.filter(|port| facts.is_own_port(*port)) {
+                return Err(Blocked(format!("{ip} port {port} is one of this worker's own listeners")));
+            }
+            if !self.allow_loopback {
+                return Err(Blocked(format!(
+                    "address {ip} belongs to this host (loopback, unspecified or a local interface); \
+                     security.allow_loopback = true allows it"
+                )));
+            }
         }
         if let Some(range) = self.deny_cidrs.iter().find(|c| c.contains(ip)) {
             return Err(Blocked(format!("address {ip} is in denied range {range}")));
         }
-        let allowed_by_name = name.is_some_and(|name| self.allow_hosts.iter().any(|p| p.matches(name)));
+        let allowed_by_name = target.name.is_some_and(|name| self.allow_hosts.iter().any(|p| p.matches(name)));
         if self.restricts() && !allowed_by_name && !self.allow_cidrs.iter().any(|c| c.contains(ip)) {
-            let what = name.map_or_else(|| format!("address {ip}"), |name| format!("host {name} ({ip})"));
+            let what = target.name.map_or_else(|| format!("address {ip}"), |name| format!("host {name} ({ip})"));
             return Err(Blocked(format!("{what} is not in the allow lists")));
         }
         Ok(())
     }
-
-    /// The checks that can be made on a URL alone: an IP-literal host fully, a host name against the deny
-    /// patterns (its addresses are checked when it is resolved).
-    pub fn check_url(&self, url: &Url) -> Result<(), Blocked> {
-        match url.host() {
-            Some(Host::Ipv4(ip)) => self.decide(None, IpAddr::V4(ip)),
-            Some(Host::Ipv6(ip)) => self.decide(None, IpAddr::V6(ip)),
-            Some(Host::Domain(name)) => {
-                let name = name.to_ascii_lowercase();
-                match self.deny_hosts.iter().find(|p| p.matches(&name)) {
-                    Some(pattern) => Err(Blocked(format!("host {name} matches denied pattern {}", pattern.0))),
-                    None => Ok(()),
-                }
-            }
-            None => Err(Blocked("the URL has no host".into())),
-        }
-    }
 }
-
-/// A reqwest DNS resolver that returns only the addresses the policy allows for the name.
-#[derive(Debug, Clone)]
-pub struct PolicyResolver {
-    policy: Arc<TargetPolicy>,
-}
-
-impl PolicyResolver {
-    /// A resolver enforcing `policy`.
-    pub fn new(policy: Arc<TargetPolicy>) -> Self {
-        Self { policy }
-    }
-}
-
-impl reqwest::dns::Resolve for PolicyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.policy.clone();
-        Box::pin(async move {
-            let host = name.as_str().to_ascii_lowercase();
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let mut refusal = None;
-            let allowed: Vec<SocketAddr> = resolved
-                .into_iter()
-                .filter(|addr| match policy.decide(Some(&host), addr.ip()) {
-                    Ok(()) => true,
-                    Err(blocked) => {
-                        refusal = Some(blocked);
-                        false
-                    }
-                })
-                .collect();
-            if allowed.is_empty() {
-                let blocked = refusal.unwrap_or_else(|| Blocked(format!("{host} has no address")));
-                return Err(Box::new(blocked) as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// The redirect policy: at most 10 hops, each checked by [`TargetPolicy::check_url`] (resolved names are checked
-/// by the resolver when the redirect connects).
-pub fn redirect_policy(policy: Arc<TargetPolicy>) -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= 10 {
-            return attempt.error(RedirectLoop);
-        }
-        match policy.check_url(attempt.url()) {
-            Ok(()) => attempt.follow(),
-            Err(blocked) => attempt.error(blocked),
-        }
-    })
-}
-
-/// Ten redirects were followed without reaching a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("more than 10 redirects")]
-pub struct RedirectLoop;
 
 /// The [`Blocked`] in an error's source chain, if the policy caused it.
 pub fn find_blocked(error: &(dyn std::error::Error + 'static)) -> Option<Blocked> {
