@@ -91,7 +91,7 @@ fn children(pid: u32) -> Vec<u32> {
 
 /// 50 workflows poll 1 MiB JSON bodies at once (three polls each, half of them with a condition that needs the
 /// engine); every one completes with the last body in its output. The worker's and its evaluators' peak RSS are
-/// printed: BENCHMARKS.md takes them from a release build of this test (`CONDUCTOR_IT_WORKER_BIN`).
+/// printed (`-- --nocapture`); they are a debug build's, not the benchmark figure.
 #[tokio::test]
 async fn fifty_tasks_polling_one_mib_bodies_all_complete() {
     const TASKS: usize = 50;
