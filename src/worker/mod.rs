@@ -8,7 +8,7 @@
 //!                                                                                             reply: execute it
 //! ```
 //! A delivered task is always answered: executed and reported, or, when it arrives during shutdown or without a
-//! free slot, handed back at once (IN_PROGRESS, `callbackAfterSeconds` 0, its `outputData` unchanged) so another
+//! free slot, handed back at once (IN_PROGRESS, `callbackAfterSeconds` 0, its newest stored `outputData` unchanged) so another
 //! worker can take it; an undecodable one is failed terminally; an execution that panics is reported FAILED.
 //! Nothing is left to Conductor's timeouts. A re-delivered task whose saved state may be older than the server's
 //! resumes from the stored one ([`resume`]).
@@ -170,7 +170,7 @@ impl<C: ConductorApi> Worker<C> {
             }
             _ => {
                 let span = task_span(&self.config.name, &task.task_id, &task.workflow_instance_id);
-                self.deps.shutdown.executions.spawn(async move { worker.hand_back(&task).await }.instrument(span));
+                self.deps.shutdown.executions.spawn(async move { worker.hand_back(task).await }.instrument(span));
             }
         }
     }
@@ -255,24 +255,11 @@ impl<C: ConductorApi> Worker<C> {
     }
 
     /// Returns a task we will not execute to the queue, its state untouched.
-    async fn hand_back(&self, task: &Task) {
-        let output_data = match &task.output_data {
-            Value::Object(map) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        let result = TaskResult {
-            workflow_instance_id: task.workflow_instance_id.clone(),
-            task_id: task.task_id.clone(),
-            worker_id: self.config.worker_id.clone(),
-            status: TaskResultStatus::InProgress,
-            reason_for_incompletion: None,
-            callback_after_seconds: 0,
-            output_data: TaskOutput::from_fields(output_data),
-            logs: Vec::new(),
-        };
+    async fn hand_back(&self, task: Box<Task>) {
+        let deadline = self.update_deadline(&task, Instant::now());
+        let result = hand_back_result(self.deps.api.as_ref(), *task, &self.config.worker_id).await;
         self.metrics.handed_back();
         tracing::info!("Task handed back to the queue (shutting down or no free slot).");
-        let deadline = self.update_deadline(task, Instant::now());
         let encoded = EncodedResult::new(&result);
         self.deps.reporter.report(encoded, &self.config.worker_id, false, &self.metrics, deadline).await;
     }
@@ -329,6 +316,28 @@ fn isolated<'a>(
     })
 }
 
+/// The update that hands `task` back: IN_PROGRESS, due at once, with the newest state the server stores. A
+/// delivery can carry an older state than the server stores (the server queues a park before it stores its
+/// output), and handing that copy back would overwrite the newer state, so a delivery that looks stale is freshened
+/// first, as before an execution.
+async fn hand_back_result<C: ConductorApi>(api: &C, mut task: Task, worker_id: &str) -> TaskResult {
+    resume::freshen(api, &mut task).await;
+    let output_data = match task.output_data {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    TaskResult {
+        workflow_instance_id: task.workflow_instance_id,
+        task_id: task.task_id,
+        worker_id: worker_id.to_owned(),
+        status: TaskResultStatus::InProgress,
+        reason_for_incompletion: None,
+        callback_after_seconds: 0,
+        output_data: TaskOutput::from_fields(output_data),
+        logs: Vec::new(),
+    }
+}
+
 /// Completions are logged at debug (at thousands of tasks per second an info line each cost ~5 % of the CPU, and
 /// `task_execute_time_seconds_count` counts them); failures at info with their reason.
 fn log_outcome(kind: &OutcomeKind) {
@@ -371,5 +380,36 @@ mod tests {
         }
         let text = crate::metrics::encode(&registry);
         assert!(text.contains("thread_uncaught_exceptions_total{exception=\"Panic\"} 2"), "{text}");
+    }
+
+    /// The shutdown race seen on a real server: a task parked due at once reached the worker's last poll with the
+    /// state it had before the park; handing that copy back wiped the saved state.
+    #[tokio::test]
+    async fn a_stale_delivery_is_handed_back_with_the_stored_state() {
+        use crate::http_poll::state::{PollState, STATE_VERSION};
+        let api = crate::test_support::FakeConductor::default();
+        let mut stored = serde_json::Map::new();
+        let state = PollState {
+            version: STATE_VERSION,
+            task_id: "t1".into(),
+            polls_made: 1,
+            first_poll_at_ms: 1,
+            next_poll_at_ms: 2,
+            saved_at_delivery: Some(1),
+        };
+        state.store(&mut stored);
+        api.stored_outputs.lock().unwrap().push_back(Value::Object(stored.clone()));
+        // Second delivery, carrying the first one's (empty) output.
+        let task = Task { task_id: "t1".into(), poll_count: 2, output_data: serde_json::json!({}), ..Task::default() };
+        let result = hand_back_result(&api, task, "me").await;
+        assert_eq!(result.status, TaskResultStatus::InProgress);
+        assert_eq!(serde_json::to_value(&result.output_data).unwrap(), Value::Object(stored));
+
+        // A first delivery is handed back as it came, without a lookup.
+        let api = crate::test_support::FakeConductor::default();
+        let first = Task { task_id: "t2".into(), poll_count: 1, ..Task::default() };
+        let result = hand_back_result(&api, first, "me").await;
+        assert_eq!(serde_json::to_value(&result.output_data).unwrap(), serde_json::json!({}));
+        assert_eq!(api.output_reads.load(Ordering::SeqCst), 0);
     }
 }
