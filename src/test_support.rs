@@ -21,8 +21,10 @@ pub struct FakeConductor {
     pub output_reads: std::sync::atomic::AtomicU32,
     /// Results accepted, in order.
     pub delivered: Mutex<Vec<EncodedResult>>,
-    /// Update attempts made.
+    /// Update attempts made,
     pub attempts: std::sync::atomic::AtomicU32,
+    /// and how many of them were chained (update-v2).
+    pub chained_attempts: std::sync::atomic::AtomicU32,
 }
 
 impl FakeConductor {
@@ -54,6 +56,7 @@ impl ConductorApi for FakeConductor {
         result: &EncodedResult,
         _worker_id: &str,
     ) -> Result<Option<PolledTask>, ClientError> {
+        self.chained_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.update_task(result).await.map(|()| None)
     }
 

@@ -6,6 +6,11 @@
 //! Terminal results go through `update-v2` when chaining is allowed, so the reply can carry the next task of the
 //! same type; parks and hand-backs use `POST /tasks` (a v3.21–3.31 server would otherwise hand out a new task in
 //! reply to an IN_PROGRESS update too).
+//!
+//! A chained update whose reply is lost (a timeout, a reset connection) may have had a task assigned to this worker
+//! that it never sees: the server recovers that task only at its `responseTimeoutSeconds`. So results are chained
+//! only while the outbox is empty, i.e. while updates reach the server; once one fails, updates go through
+//! `POST /tasks` (which assigns nothing) until the outbox has drained. A lost chained reply is logged.
 
 use std::sync::Arc;
 
@@ -81,8 +86,9 @@ impl<C: ConductorApi> Reporter<C> {
         deadline: Instant,
     ) -> ReportOutcome {
         let started = Instant::now();
+        let chained = chain && result.is_terminal() && self.outbox.is_empty();
         let attempt = async {
-            if chain && result.is_terminal() {
+            if chained {
                 self.api.update_task_and_poll(&result, worker_id).await
             } else {
                 self.api.update_task(&result).await.map(|()| None)
@@ -110,6 +116,14 @@ impl<C: ConductorApi> Reporter<C> {
                 ReportOutcome::Rejected(error.to_string())
             }
             Err(error) => {
+                if chained && matches!(error, ClientError::Transport(_)) {
+                    tracing::warn!(
+                        task_id = %result.task_id,
+                        "The reply to a chained update (update-v2) was lost: if the server assigned this worker a \
+                         next task, it is recovered at that task's responseTimeoutSeconds. Updates are not chained \
+                         until the outbox drains."
+                    );
+                }
                 self.health.server_failed(&error);
                 self.outbox.push(result, metrics.clone(), deadline, &error).await;
                 return ReportOutcome::Queued;
@@ -117,5 +131,68 @@ impl<C: ConductorApi> Reporter<C> {
         };
         metrics.update_finished(outcome.delivered(), started.elapsed(), result.json.len());
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::conductor::{TaskResult, TaskResultStatus};
+    use crate::metrics::Metrics;
+    use crate::test_support::FakeConductor;
+
+    fn completed(task_id: &str) -> EncodedResult {
+        EncodedResult::new(&TaskResult {
+            workflow_instance_id: "wf".into(),
+            task_id: task_id.into(),
+            worker_id: "me".into(),
+            status: TaskResultStatus::Completed,
+            reason_for_incompletion: None,
+            callback_after_seconds: 0,
+            output_data: Default::default(),
+            logs: vec![],
+        })
+    }
+
+    /// The 50 x 1 MiB run on a real server: a chained update timed out, and the task the server had assigned in
+    /// its reply waited for its response timeout. While updates fail, results are not chained.
+    #[tokio::test]
+    async fn results_are_not_chained_while_updates_fail() {
+        let mut registry = Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry, vec![])).task_type("t");
+        let api = Arc::new(FakeConductor::default());
+        let health = Arc::new(Health::default());
+        let outbox = Outbox::new(api.clone(), health.clone(), Duration::from_secs(20), 1 << 20);
+        let reporter = Reporter::new(api.clone(), health, outbox.clone(), CancellationToken::new());
+        let deadline = Instant::now() + Duration::from_secs(20);
+
+        api.fail_next([ClientError::Transport("operation timed out".into())]);
+        let first = reporter.report(completed("a"), "me", true, &metrics, deadline).await;
+        assert!(matches!(first, ReportOutcome::Queued), "{first:?}");
+        assert_eq!(api.chained_attempts.load(Ordering::SeqCst), 1, "the first update is chained");
+
+        // The outbox is not running, so "a" waits in it: the next result goes through POST /tasks.
+        let second = reporter.report(completed("b"), "me", true, &metrics, deadline).await;
+        assert!(second.delivered(), "{second:?}");
+        assert_eq!(api.chained_attempts.load(Ordering::SeqCst), 1, "not chained while the outbox holds a result");
+        assert_eq!(api.attempts.load(Ordering::SeqCst), 2);
+
+        // Once the outbox has drained, results are chained again.
+        let stop = CancellationToken::new();
+        tokio::spawn(outbox.clone().run(stop.clone()));
+        let until = Instant::now() + Duration::from_secs(10);
+        while !outbox.is_empty() {
+            assert!(Instant::now() < until, "the outbox delivers the queued result");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let third = reporter.report(completed("c"), "me", true, &metrics, deadline).await;
+        assert!(third.delivered(), "{third:?}");
+        assert_eq!(api.chained_attempts.load(Ordering::SeqCst), 2);
+        stop.cancel();
     }
 }
