@@ -37,6 +37,8 @@ pub struct Engine {
     limits: Limits,
     /// The `Context` the next job will use, made while idle.
     spare: Option<Context>,
+    /// The last job's `Context`, dropped while idle (dropping one collects its garbage: not the caller's time).
+    used: Option<Context>,
     runtime: tokio::runtime::Runtime,
     /// This thread's `/proc` stat file, for its CPU time (None: not Linux; the cap is then wall time).
     cpu: Option<Arc<str>>,
@@ -46,11 +48,12 @@ impl Engine {
     /// An engine for the calling thread.
     pub fn new(limits: Limits) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
-        Ok(Self { limits, spare: None, runtime, cpu: current_thread_stat_path().map(Arc::from) })
+        Ok(Self { limits, spare: None, used: None, runtime, cpu: current_thread_stat_path().map(Arc::from) })
     }
 
-    /// Makes the next job's `Context` now, so that the job does not wait for it.
+    /// Drops the last job's `Context` and makes the next job's now, so that the job waits for neither.
     pub fn prepare(&mut self) {
+        drop(self.used.take());
         if self.spare.is_none() {
             self.spare = Some(self.fresh_context());
         }
@@ -72,7 +75,7 @@ impl Engine {
     pub fn compile(&mut self, source: &str) -> Result<(), ConditionError> {
         let mut context = self.take_context();
         let parsed = parse(source, &mut context).map(drop);
-        drop(context);
+        self.used = Some(context);
         parsed
     }
 
@@ -108,8 +111,9 @@ impl Engine {
     ) -> Result<ScriptValue, ConditionError> {
         let mut context = self.take_context();
         let result = self.run(source, dollar, &mut context, started);
-        // Dropped here, on its own thread (a Context must never be dropped by a thread-local destructor).
-        drop(context);
+        // Dropped by the next `prepare` or job, on this thread (a Context must never be dropped by a thread-local
+        // destructor); never used again.
+        drop(self.used.replace(context));
         result
     }
 

@@ -151,17 +151,50 @@ fn watch_parent() {
     }
 }
 
-/// Resident memory of this process (`VmRSS` in `/proc/self/status`, Linux).
+/// Resident memory of this process (the second field of `/proc/self/statm`, in pages; Linux). Read after every
+/// answer, so the short file rather than `status`.
 fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+/// The page size, from the auxiliary vector (`AT_PAGESZ`), read once; 4 KiB if it cannot be read.
+fn page_size() -> u64 {
+    static PAGE_SIZE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PAGE_SIZE.get_or_init(|| {
+        const AT_PAGESZ: u64 = 6;
+        let auxv = std::fs::read("/proc/self/auxv").unwrap_or_default();
+        auxv.chunks_exact(16)
+            .map(|entry| {
+                let word = |at: usize| u64::from_ne_bytes(entry[at..at + 8].try_into().unwrap_or_default());
+                (word(0), word(8))
+            })
+            .find(|(key, _)| *key == AT_PAGESZ)
+            .map_or(4096, |(_, size)| size)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resident_memory_is_read_in_bytes() {
+        assert!(page_size().is_power_of_two() && page_size() >= 4096);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let kib: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let rss = resident_bytes().unwrap();
+        assert!(rss.abs_diff(kib * 1024) < 8 << 20, "statm {rss} vs status {kib} KiB");
+    }
 
     #[test]
     fn arguments_round_trip() {

@@ -177,6 +177,15 @@ impl Drop for InProcessWorker {
 /// The bearer token of every test worker's control endpoint.
 pub const CONTROL_TOKEN: &str = "it-control-token";
 
+/// The worker binary that child-process workers and every evaluator run: this build's, or the one named by
+/// `CONDUCTOR_IT_WORKER_BIN` (a release build, to measure memory: BENCHMARKS.md).
+fn worker_program() -> String {
+    std::env::var("CONDUCTOR_IT_WORKER_BIN")
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_conductor-http-worker").to_owned())
+}
+
 /// The configuration environment every test worker gets, plus `env`.
 fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, String> {
     let own_server = env.iter().any(|(k, _)| *k == "CONDUCTOR_SERVER_URL");
@@ -192,7 +201,7 @@ fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, Stri
         ("CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK", "true".into()),
         ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", CONTROL_TOKEN.into()),
         // In-process workers run inside this test binary: their evaluator processes are the real binary.
-        ("CONDUCTOR_HTTP_WORKER_CONDITIONS_EVALUATOR_PROGRAM", env!("CARGO_BIN_EXE_conductor-http-worker").into()),
+        ("CONDUCTOR_HTTP_WORKER_CONDITIONS_EVALUATOR_PROGRAM", worker_program()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -238,7 +247,7 @@ impl WorkerProcess {
 
     /// Starts it with extra environment (after the defaults) and its stderr (the logs) sent to `stderr`.
     pub fn start_with_stderr(task_types: &[&str], env: &[(&str, &str)], extra: &[(&str, &str)], stderr: Stdio) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_conductor-http-worker"));
+        let mut command = Command::new(worker_program());
         let mut vars = worker_env(task_types, env);
         vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         command.env_clear().envs(vars);
