@@ -8,9 +8,12 @@
 //! reply to an IN_PROGRESS update too).
 //!
 //! A chained update whose reply is lost (a timeout, a reset connection) may have had a task assigned to this worker
-//! that it never sees: the server recovers that task only at its `responseTimeoutSeconds`. So results are chained
-//! only while the outbox is empty, i.e. while updates reach the server; once one fails, updates go through
-//! `POST /tasks` (which assigns nothing) until the outbox has drained. A lost chained reply is logged.
+//! that it never sees: the server recovers that task only at its `responseTimeoutSeconds`. So a result is chained
+//! only when that is unlikely: it is small (at most [`CHAIN_MAX_BYTES`] of JSON; a large output is slow for the
+//! server to store, and 50 outputs of 1 MiB at once timed updates out on a real server), and the outbox is empty,
+//! i.e. updates reach the server (once one fails, updates go through `POST /tasks`, which assigns nothing, until
+//! the outbox has drained). Chaining pays off for many small, fast tasks, which is where it is kept. A lost chained
+//! reply is logged.
 
 use std::sync::Arc;
 
@@ -21,6 +24,9 @@ use super::outbox::Outbox;
 use crate::conductor::{ClientError, ConductorApi, EncodedResult, PolledTask};
 use crate::health::Health;
 use crate::metrics::TaskMetrics;
+
+/// The largest result (JSON bytes) sent through update-v2.
+pub const CHAIN_MAX_BYTES: usize = 64 << 10;
 
 /// How the first attempt ended.
 #[derive(Debug)]
@@ -86,7 +92,7 @@ impl<C: ConductorApi> Reporter<C> {
         deadline: Instant,
     ) -> ReportOutcome {
         let started = Instant::now();
-        let chained = chain && result.is_terminal() && self.outbox.is_empty();
+        let chained = chain && result.is_terminal() && result.json.len() <= CHAIN_MAX_BYTES && self.outbox.is_empty();
         let attempt = async {
             if chained {
                 self.api.update_task_and_poll(&result, worker_id).await
@@ -147,7 +153,11 @@ mod tests {
     use crate::test_support::FakeConductor;
 
     fn completed(task_id: &str) -> EncodedResult {
-        EncodedResult::new(&TaskResult {
+        EncodedResult::new(&completed_result(task_id))
+    }
+
+    fn completed_result(task_id: &str) -> TaskResult {
+        TaskResult {
             workflow_instance_id: "wf".into(),
             task_id: task_id.into(),
             worker_id: "me".into(),
@@ -156,7 +166,7 @@ mod tests {
             callback_after_seconds: 0,
             output_data: Default::default(),
             logs: vec![],
-        })
+        }
     }
 
     /// The 50 x 1 MiB run on a real server: a chained update timed out, and the task the server had assigned in
@@ -194,5 +204,12 @@ mod tests {
         assert!(third.delivered(), "{third:?}");
         assert_eq!(api.chained_attempts.load(Ordering::SeqCst), 2);
         stop.cancel();
+
+        // A large result is never chained.
+        let mut large = completed_result("d");
+        large.output_data.fields.insert("blob".into(), "x".repeat(CHAIN_MAX_BYTES).into());
+        let fourth = reporter.report(EncodedResult::new(&large), "me", true, &metrics, deadline).await;
+        assert!(fourth.delivered(), "{fourth:?}");
+        assert_eq!(api.chained_attempts.load(Ordering::SeqCst), 2, "a result over CHAIN_MAX_BYTES goes to POST /tasks");
     }
 }
