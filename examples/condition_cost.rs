@@ -1,6 +1,6 @@
 //! What a `terminationCondition` costs, for BENCHMARKS.md ("Conditions"). Two measurements:
 //!
-//! - `isolation`: the ways of giving each evaluation state of its own that were considered (issue 12), timed with
+//! - `isolation`: the ways of giving each evaluation state of its own that were considered, timed with
 //!   boa directly on one thread: a reused `Context` (the old design, not isolated), a fresh `Context` per
 //!   evaluation (made on the spot, or made ahead as the shipped engine does while idle), and a fresh realm in one
 //!   long-lived `Context`.

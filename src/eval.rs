@@ -18,8 +18,8 @@ use crate::condition::{Condition, ConditionEvaluator, EvaluatorOptions, Verdict}
 use crate::config::Config;
 use crate::http_poll::request::{Body, HttpResponse};
 use crate::http_poll::spec::{self, SpecDefaults};
-use crate::http_poll::status::{StatusFilter, is_transient};
-use crate::http_poll::termination::{Decision, Observation, decide_poll};
+use crate::http_poll::status::StatusFilter;
+use crate::http_poll::termination::{Decision, Observation, decide_poll, observe};
 
 /// Exit code for usage and input errors (EX_USAGE).
 pub const EXIT_USAGE: i32 = 64;
@@ -91,7 +91,8 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
     let pretty = serde_json::to_string_pretty(&join(input.clone(), output)).unwrap_or_default();
     let _ = writeln!(out, "$ (what the condition sees):\n{pretty}\n\nterminationCondition:\n  {condition}\n");
 
-    let observation = if accepted.accepts(response.status) {
+    let observation = observe(Ok((response.status, &response.reason)), &accepted, "the response");
+    let observation = if matches!(observation, Observation::Accepted(_)) {
         let conditions = &config.conditions;
         let mut options =
             EvaluatorOptions::for_current_binary(1, conditions.limits(), conditions.evaluator_memory_bytes)
@@ -103,8 +104,7 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
         let condition = Condition::new(&condition);
         Observation::Accepted(Some(evaluator.evaluate(&condition, &dollar).await.0))
     } else {
-        let description = format!("status {} is not accepted (2xx, or acceptedStatusCodes)", response.status);
-        Observation::Rejected { transient: is_transient(response.status), description }
+        observation
     };
     let result = match &observation {
         Observation::Accepted(Some(Ok(Verdict::Holds))) => "true".to_owned(),
@@ -117,10 +117,10 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
     let next = match decide_poll(&observation, 1, NonZeroU32::MAX) {
         Decision::Complete => "the task COMPLETES with this response".to_owned(),
         Decision::PollAgain => "the worker polls again after the pollingInterval".to_owned(),
-        Decision::Fail { terminal: true, reason, .. } => {
+        Decision::Fail { reason, kind } if kind.is_terminal() => {
             format!("the task fails terminally (FAILED_WITH_TERMINAL_ERROR): {reason}")
         }
-        Decision::Fail { terminal: false, reason, .. } => {
+        Decision::Fail { reason, .. } => {
             format!("the task fails (FAILED, retried per its TaskDef): {reason}")
         }
     };

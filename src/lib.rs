@@ -11,7 +11,8 @@
 //! - [`config`]: TOML + environment + flags → validated [`config::Config`], with the source of every value.
 //! - [`conductor`]: the [`conductor::ConductorApi`] seam (batch poll, update) and its reqwest implementation.
 //! - [`http_poll`]: one task's lifecycle; pure decision modules plus the request and executor IO.
-//! - [`condition`]: JavaScript `terminationCondition`s on dedicated boa threads.
+//! - [`condition`]: `terminationCondition`s: natively where certain, else boa in evaluator processes.
+//! - [`failure`]: why a task failed, and whether that is terminal (the one mapping).
 //! - [`worker`]: a worker per task type: slots, the poll loop, dispatch and reporting.
 //! - [`redact`]: secrets out of printed URLs.
 //! - [`app`]: wiring; [`admin`]: `/healthz` and `/readyz`; [`shutdown`]: signals; [`eval`]: the `eval` command.
@@ -31,6 +32,7 @@ pub mod condition;
 pub mod conductor;
 pub mod config;
 pub mod eval;
+pub mod failure;
 pub mod health;
 pub mod http_poll;
 pub mod logging;

@@ -13,7 +13,7 @@
 //! else is `other`), outcome and error-kind names from enums in the code. Never task ids, workflow ids, URLs or
 //! error text. The registry is owned by the app and passed in; nothing is global.
 
-use crate::http_poll::termination::FailureKind;
+use crate::failure::FailureKind;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;

@@ -18,9 +18,8 @@ use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
-use super::status::is_transient;
 use super::strategy::with_jitter;
-use super::termination::{Decision, FailureKind, Observation, decide_poll, decide_single};
+use super::termination::{Decision, FailureKind, Observation, decide_poll, decide_single, observe};
 use super::wait::{self, Wait, WaitInputs};
 use crate::clock::epoch_ms;
 use crate::condition::dollar::{Dollar, PollView};
@@ -136,7 +135,7 @@ impl Executor {
         let (input, saved_output) = (std::mem::take(&mut task.input_data), std::mem::take(&mut task.output_data));
         let spec = match spec::parse(&input, &self.settings.spec_defaults) {
             Ok(spec) => spec,
-            Err(error) => return Outcome::failed(FailureKind::InvalidInput, true, error.to_string(), logs),
+            Err(error) => return Outcome::failed(FailureKind::InvalidInput, error.to_string(), logs),
         };
         let mut outcome = match &spec.polling {
             None => {
@@ -154,7 +153,7 @@ impl Executor {
             let reason = format!(
                 "the task output is {size} bytes even with the response body cut; the limit is {max} (updates.max_output_bytes)"
             );
-            return Outcome::failed(FailureKind::ResponseTooLarge, true, reason, outcome.logs);
+            return Outcome::failed(FailureKind::ResponseTooLarge, reason, outcome.logs);
         }
         outcome
     }
@@ -166,12 +165,12 @@ impl Executor {
                 "the worker shut down before {target} answered (the request may have reached it); retried per the TaskDef"
             );
             logs.push(reason.clone());
-            return Outcome::failed(FailureKind::Interrupted, false, reason, logs);
+            return Outcome::failed(FailureKind::Interrupted, reason, logs);
         };
         logs.push(describe_exchange(request, &exchange, "call"));
         let output = response_output(exchange.response.as_ref().map(HttpResponse::to_raw), None);
         let kind = match decide_single(&exchange.observation) {
-            Decision::Fail { terminal, reason, kind } => OutcomeKind::Failed { terminal, reason, kind },
+            Decision::Fail { reason, kind } => OutcomeKind::Failed { reason, kind },
             Decision::Complete | Decision::PollAgain => OutcomeKind::Completed,
         };
         Outcome { kind, output, logs }
@@ -190,7 +189,7 @@ impl Executor {
         let condition = Condition::new(&polling.condition);
         if let Err(error) = Box::pin(self.conditions.check(&condition)).await {
             let kind = if error.is_script_fault() { FailureKind::ConditionError } else { FailureKind::Internal };
-            return Outcome::failed(kind, error.is_script_fault(), error.to_string(), logs);
+            return Outcome::failed(kind, error.to_string(), logs);
         }
         let PollStart { task, input, mut last_response, mut state } = start;
         if state.polls_made > 0 {
@@ -273,12 +272,12 @@ impl Executor {
                     let output = response_output(newest(last_response), Some(state.polls_made));
                     return Outcome { kind: OutcomeKind::Completed, output, logs };
                 }
-                Decision::Fail { terminal, reason, kind } => {
-                    let status = if terminal { "FAILED_WITH_TERMINAL_ERROR" } else { "FAILED" };
+                Decision::Fail { reason, kind } => {
+                    let status = if kind.is_terminal() { "FAILED_WITH_TERMINAL_ERROR" } else { "FAILED" };
                     delivery.metrics.http_poll_finished(status, whole_task);
                     logs.push(line);
                     let output = response_output(newest(last_response), Some(state.polls_made));
-                    return Outcome { kind: OutcomeKind::Failed { terminal, reason, kind }, output, logs };
+                    return Outcome { kind: OutcomeKind::Failed { reason, kind }, output, logs };
                 }
                 Decision::PollAgain => {
                     let delay = self.next_delay(polling, state.polls_made);
@@ -338,35 +337,9 @@ impl Executor {
             Err(_) => "error",
         };
         delivery.metrics.target_request(&HostLimits::key(&request.url), status_class, started.elapsed());
-        match result {
-            Ok(response) if request.accepted.accepts(response.status) => {
-                Some(Exchange { observation: Observation::Accepted(None), response: Some(response) })
-            }
-            Ok(response) => {
-                let description = format!("{target} answered {} {}", response.status, response.reason);
-                let transient = is_transient(response.status);
-                Some(Exchange {
-                    observation: Observation::Rejected { transient, description },
-                    response: Some(response),
-                })
-            }
-            Err(error @ InvokeError::Blocked(_)) => {
-                let description = format!("{target}: {error}");
-                let observation =
-                    Observation::Unusable { kind: FailureKind::TargetBlocked, terminal: true, description };
-                Some(Exchange { observation, response: None })
-            }
-            Err(error @ InvokeError::BodyTooLarge(_)) => {
-                let description = format!("{target}: {error}");
-                let observation =
-                    Observation::Unusable { kind: FailureKind::ResponseTooLarge, terminal: false, description };
-                Some(Exchange { observation, response: None })
-            }
-            Err(error) => Some(Exchange {
-                observation: Observation::NoResponse(format!("{target} failed: {error}")),
-                response: None,
-            }),
-        }
+        let sent = result.as_ref().map(|response| (response.status, response.reason.as_str()));
+        let observation = observe(sent, &request.accepted, &target);
+        Some(Exchange { observation, response: result.ok() })
     }
 }
 

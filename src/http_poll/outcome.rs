@@ -18,10 +18,8 @@ const MAX_LOG_LINE_CHARS: usize = 512;
 pub enum OutcomeKind {
     /// COMPLETED.
     Completed,
-    /// FAILED (retryable) or FAILED_WITH_TERMINAL_ERROR.
+    /// FAILED (retryable) or FAILED_WITH_TERMINAL_ERROR, as [`FailureKind::is_terminal`] says.
     Failed {
-        /// Never retried.
-        terminal: bool,
         /// `reasonForIncompletion`.
         reason: String,
         /// Why, as a closed set (for metrics).
@@ -47,22 +45,18 @@ pub struct Outcome {
 
 impl Outcome {
     /// A failure without output, e.g. invalid input.
-    pub fn failed(kind: FailureKind, terminal: bool, reason: impl Into<String>, logs: ExecLog) -> Self {
-        Self {
-            kind: OutcomeKind::Failed { terminal, reason: reason.into(), kind },
-            output: TaskOutput::default(),
-            logs,
-        }
+    pub fn failed(kind: FailureKind, reason: impl Into<String>, logs: ExecLog) -> Self {
+        Self { kind: OutcomeKind::Failed { reason: reason.into(), kind }, output: TaskOutput::default(), logs }
     }
 
     /// The update body for this outcome.
     pub fn into_task_result(self, task: &Task, worker_id: &str, now_ms: u64) -> TaskResult {
         let (status, reason, callback_after_seconds) = match self.kind {
             OutcomeKind::Completed => (TaskResultStatus::Completed, None, 0),
-            OutcomeKind::Failed { terminal: true, reason, .. } => {
+            OutcomeKind::Failed { reason, kind } if kind.is_terminal() => {
                 (TaskResultStatus::FailedWithTerminalError, Some(reason), 0)
             }
-            OutcomeKind::Failed { terminal: false, reason, .. } => (TaskResultStatus::Failed, Some(reason), 0),
+            OutcomeKind::Failed { reason, .. } => (TaskResultStatus::Failed, Some(reason), 0),
             OutcomeKind::Parked { callback_after_secs } => (TaskResultStatus::InProgress, None, callback_after_secs),
         };
         let logs = self
@@ -211,13 +205,13 @@ mod tests {
         let cases = [
             (OutcomeKind::Completed, TaskResultStatus::Completed, None, 0),
             (
-                OutcomeKind::Failed { terminal: true, reason: "r".into(), kind: FailureKind::InvalidInput },
+                OutcomeKind::Failed { reason: "r".into(), kind: FailureKind::InvalidInput },
                 TaskResultStatus::FailedWithTerminalError,
                 Some("r"),
                 0,
             ),
             (
-                OutcomeKind::Failed { terminal: false, reason: "r".into(), kind: FailureKind::HttpStatus },
+                OutcomeKind::Failed { reason: "r".into(), kind: FailureKind::HttpStatus },
                 TaskResultStatus::Failed,
                 Some("r"),
                 0,

@@ -11,7 +11,10 @@
 
 use std::num::NonZeroU32;
 
+use super::request::InvokeError;
+use super::status::{StatusFilter, is_transient};
 use crate::condition::{ConditionError, Verdict};
+pub use crate::failure::FailureKind;
 
 /// What one request produced, as far as the decision is concerned.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,71 +31,32 @@ pub enum Observation {
     /// No response (connect error, timeout, reset).
     NoResponse(String),
     /// A response that cannot be used, or a target that may not be called: fails the task however often it is
-    /// tried (oversized body: FAILED; blocked by the host policy: FAILED_WITH_TERMINAL_ERROR).
+    /// tried (an oversized body, a target the host policy refuses); [`FailureKind::is_terminal`] says how.
     Unusable {
         /// Why, as a closed set.
         kind: FailureKind,
-        /// Never retried.
-        terminal: bool,
         /// Describes it.
         description: String,
     },
 }
 
-/// Why a task failed, as a closed set (the `exception` label of `task_execute_error_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// The task input is invalid.
-    InvalidInput,
-    /// The condition did not parse, threw, exceeded a limit or returned something unusable.
-    ConditionError,
-    /// The condition returned -1.
-    ConditionFailed,
-    /// The target answered with a status that is not accepted.
-    HttpStatus,
-    /// The target did not answer (connect error, timeout, reset, oversized body).
-    NoResponse,
-    /// `maxPollCount` polls were made without the condition holding.
-    MaxPollCount,
-    /// The response body was larger than `http.max_response_body_bytes`.
-    ResponseTooLarge,
-    /// The outbound host policy refused the target.
-    TargetBlocked,
-    /// The worker itself failed (evaluator unavailable, a panic).
-    Internal,
-    /// The worker shut down with the request in flight.
-    Interrupted,
-}
-
-impl FailureKind {
-    /// Every kind, in label order (metrics pre-create one series per kind).
-    pub const ALL: [FailureKind; 10] = [
-        FailureKind::InvalidInput,
-        FailureKind::ConditionError,
-        FailureKind::ConditionFailed,
-        FailureKind::HttpStatus,
-        FailureKind::NoResponse,
-        FailureKind::MaxPollCount,
-        FailureKind::ResponseTooLarge,
-        FailureKind::TargetBlocked,
-        FailureKind::Internal,
-        FailureKind::Interrupted,
-    ];
-
-    /// The label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            FailureKind::InvalidInput => "InvalidInput",
-            FailureKind::ConditionError => "ConditionError",
-            FailureKind::ConditionFailed => "ConditionFailed",
-            FailureKind::HttpStatus => "HttpStatus",
-            FailureKind::NoResponse => "NoResponse",
-            FailureKind::MaxPollCount => "MaxPollCount",
-            FailureKind::ResponseTooLarge => "ResponseTooLarge",
-            FailureKind::TargetBlocked => "TargetBlocked",
-            FailureKind::Internal => "Internal",
-            FailureKind::Interrupted => "Interrupted",
+/// What one request's result is, for the decision: a response's `status` (and reason phrase) against the
+/// accepted statuses, or the error. `target` describes the request in reasons, e.g. `GET http://h/x`. An accepted
+/// response has no condition result yet: the caller evaluates the condition and fills it in.
+pub fn observe(sent: Result<(u16, &str), &InvokeError>, accepted: &StatusFilter, target: &str) -> Observation {
+    match sent {
+        Ok((status, _)) if accepted.accepts(status) => Observation::Accepted(None),
+        Ok((status, reason)) => Observation::Rejected {
+            transient: is_transient(status),
+            description: format!("{target} answered {status} {reason}"),
+        },
+        Err(error @ InvokeError::Blocked(_)) => {
+            Observation::Unusable { kind: FailureKind::TargetBlocked, description: format!("{target}: {error}") }
         }
+        Err(error @ InvokeError::BodyTooLarge(_)) => {
+            Observation::Unusable { kind: FailureKind::ResponseTooLarge, description: format!("{target}: {error}") }
+        }
+        Err(error) => Observation::NoResponse(format!("{target} failed: {error}")),
     }
 }
 
@@ -103,10 +67,8 @@ pub enum Decision {
     Complete,
     /// Wait per the polling strategy, then poll again.
     PollAgain,
-    /// Report a failure.
+    /// Report a failure: FAILED_WITH_TERMINAL_ERROR when [`FailureKind::is_terminal`], else FAILED.
     Fail {
-        /// FAILED_WITH_TERMINAL_ERROR (never retried) rather than FAILED.
-        terminal: bool,
         /// The `reasonForIncompletion`.
         reason: String,
         /// Why, as a closed set.
@@ -115,12 +77,8 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn retryable(kind: FailureKind, reason: String) -> Self {
-        Decision::Fail { terminal: false, reason, kind }
-    }
-
-    fn terminal(kind: FailureKind, reason: String) -> Self {
-        Decision::Fail { terminal: true, reason, kind }
+    fn fail(kind: FailureKind, reason: String) -> Self {
+        Decision::Fail { reason, kind }
     }
 }
 
@@ -128,11 +86,9 @@ impl Decision {
 pub fn decide_single(observation: &Observation) -> Decision {
     match observation {
         Observation::Accepted(_) => Decision::Complete,
-        Observation::Rejected { description, .. } => Decision::retryable(FailureKind::HttpStatus, description.clone()),
-        Observation::NoResponse(error) => Decision::retryable(FailureKind::NoResponse, error.clone()),
-        Observation::Unusable { kind, terminal, description } => {
-            Decision::Fail { terminal: *terminal, reason: description.clone(), kind: *kind }
-        }
+        Observation::Rejected { description, .. } => Decision::fail(FailureKind::HttpStatus, description.clone()),
+        Observation::NoResponse(error) => Decision::fail(FailureKind::NoResponse, error.clone()),
+        Observation::Unusable { kind, description } => Decision::fail(*kind, description.clone()),
     }
 }
 
@@ -140,7 +96,7 @@ pub fn decide_single(observation: &Observation) -> Decision {
 pub fn decide_poll(observation: &Observation, polls_made: u32, max_poll_count: NonZeroU32) -> Decision {
     let poll_again_or_give_up = |last: &str| {
         if polls_made >= max_poll_count.get() {
-            Decision::retryable(
+            Decision::fail(
                 FailureKind::MaxPollCount,
                 format!("maxPollCount ({max_poll_count}) reached after {polls_made} polls; last poll: {last}"),
             )
@@ -151,23 +107,23 @@ pub fn decide_poll(observation: &Observation, polls_made: u32, max_poll_count: N
     match observation {
         Observation::Accepted(Some(Ok(Verdict::Holds))) => Decision::Complete,
         Observation::Accepted(Some(Ok(Verdict::NotYet))) => poll_again_or_give_up("terminationCondition was false"),
-        Observation::Accepted(Some(Ok(Verdict::Fails))) => Decision::terminal(
+        Observation::Accepted(Some(Ok(Verdict::Fails))) => Decision::fail(
             FailureKind::ConditionFailed,
             format!("terminationCondition returned -1 at poll {polls_made}"),
         ),
         Observation::Accepted(Some(Err(error))) if error.is_script_fault() => {
-            Decision::terminal(FailureKind::ConditionError, error.to_string())
+            Decision::fail(FailureKind::ConditionError, error.to_string())
         }
-        Observation::Accepted(Some(Err(error))) => Decision::retryable(FailureKind::Internal, error.to_string()),
+        Observation::Accepted(Some(Err(error))) => Decision::fail(FailureKind::Internal, error.to_string()),
         // An accepted response without a condition result cannot happen for a polling task; treat it as "not yet".
         Observation::Accepted(None) => poll_again_or_give_up("no condition result"),
         Observation::Rejected { transient: true, description } => poll_again_or_give_up(description),
         Observation::Rejected { transient: false, description } => {
-            Decision::retryable(FailureKind::HttpStatus, format!("poll {polls_made}: {description}"))
+            Decision::fail(FailureKind::HttpStatus, format!("poll {polls_made}: {description}"))
         }
         Observation::NoResponse(error) => poll_again_or_give_up(error),
-        Observation::Unusable { kind, terminal, description } => {
-            Decision::Fail { terminal: *terminal, reason: format!("poll {polls_made}: {description}"), kind: *kind }
+        Observation::Unusable { kind, description } => {
+            Decision::fail(*kind, format!("poll {polls_made}: {description}"))
         }
     }
 }
@@ -189,10 +145,59 @@ mod tests {
     }
 
     #[test]
+    fn observations_of_responses_and_errors() {
+        use crate::http_poll::policy::Blocked;
+        let two_xx = StatusFilter::default();
+        let with_404 = StatusFilter::parse(&serde_json::json!(["2xx", 404])).unwrap();
+        let rejected = |transient, text: &str| Observation::Rejected { transient, description: text.into() };
+        let cases: Vec<(Result<(u16, &str), InvokeError>, &StatusFilter, Observation)> = vec![
+            (Ok((200, "OK")), &two_xx, Observation::Accepted(None)),
+            (Ok((204, "")), &two_xx, Observation::Accepted(None)),
+            (Ok((404, "Not Found")), &two_xx, rejected(false, "GET h answered 404 Not Found")),
+            (Ok((404, "Not Found")), &with_404, Observation::Accepted(None)),
+            (Ok((503, "Service Unavailable")), &two_xx, rejected(true, "GET h answered 503 Service Unavailable")),
+            (Ok((429, "Too Many Requests")), &with_404, rejected(true, "GET h answered 429 Too Many Requests")),
+            (Ok((302, "Found")), &two_xx, rejected(false, "GET h answered 302 Found")),
+            (
+                Err(InvokeError::Blocked(Blocked("loopback is not allowed".into()))),
+                &two_xx,
+                Observation::Unusable {
+                    kind: FailureKind::TargetBlocked,
+                    description: "GET h: blocked by the outbound policy: loopback is not allowed".into(),
+                },
+            ),
+            (
+                Err(InvokeError::BodyTooLarge(10)),
+                &two_xx,
+                Observation::Unusable {
+                    kind: FailureKind::ResponseTooLarge,
+                    description: "GET h: response body larger than 10 bytes (http.max_response_body_bytes)".into(),
+                },
+            ),
+            (
+                Err(InvokeError::Timeout(std::time::Duration::from_secs(1))),
+                &two_xx,
+                Observation::NoResponse("GET h failed: no complete response within 1s".into()),
+            ),
+            (
+                Err(InvokeError::Transport("connection refused".into())),
+                &with_404,
+                Observation::NoResponse("GET h failed: connection refused".into()),
+            ),
+        ];
+        for (sent, accepted, want) in cases {
+            assert_eq!(observe(sent.as_ref().map(|r| *r), accepted, "GET h"), want, "{sent:?}");
+        }
+    }
+
+    #[test]
     fn single_call_outcomes() {
         assert_eq!(decide_single(&Observation::Accepted(None)), Decision::Complete);
         for observation in [rejected(true), rejected(false), Observation::NoResponse("timed out".into())] {
-            assert!(matches!(decide_single(&observation), Decision::Fail { terminal: false, .. }), "{observation:?}");
+            assert!(
+                matches!(decide_single(&observation), Decision::Fail { kind, .. } if !kind.is_terminal()),
+                "{observation:?}"
+            );
         }
     }
 
@@ -221,8 +226,8 @@ mod tests {
             let got = decide_poll(&observation, polls, max(limit));
             match (&got, want) {
                 (got, Ok(want)) => assert_eq!(got, &want, "{observation:?}"),
-                (Decision::Fail { terminal, reason, .. }, Err((want_terminal, fragment))) => {
-                    assert_eq!(*terminal, want_terminal, "{observation:?}");
+                (Decision::Fail { kind, reason }, Err((want_terminal, fragment))) => {
+                    assert_eq!(kind.is_terminal(), want_terminal, "{observation:?}");
                     assert!(reason.contains(fragment), "{observation:?}: {reason}");
                 }
                 (got, want) => panic!("{observation:?}: got {got:?}, want {want:?}"),

@@ -105,7 +105,7 @@ fn closed_label_sets_exist_at_zero_before_anything_happens() {
 
 #[test]
 fn every_failure_kind_has_a_pre_created_series() {
-    use crate::http_poll::termination::FailureKind::{self, *};
+    use crate::failure::FailureKind::{self, *};
     // Exhaustive: a new variant does not compile until it is given a place here, and then must be in `ALL`.
     let position = |kind: FailureKind| match kind {
         InvalidInput => 0,

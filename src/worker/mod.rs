@@ -311,7 +311,7 @@ fn isolated<'a>(
                 .unwrap_or("(no message)");
             tracing::error!(panic = %message, "Execution panicked; reporting the task as FAILED.");
             let reason = "the worker failed while executing this task (panic); see the worker's logs";
-            Outcome::failed(FailureKind::Internal, false, reason, ExecLog::default())
+            Outcome::failed(FailureKind::Internal, reason, ExecLog::default())
         }
     })
 }
@@ -344,7 +344,9 @@ fn log_outcome(kind: &OutcomeKind) {
     match kind {
         OutcomeKind::Completed => tracing::debug!("Task completed."),
         OutcomeKind::Parked { callback_after_secs } => tracing::debug!(callback_after_secs, "Task parked."),
-        OutcomeKind::Failed { terminal, reason, .. } => tracing::info!(terminal, reason = %reason, "Task failed."),
+        OutcomeKind::Failed { reason, kind } => {
+            tracing::info!(terminal = kind.is_terminal(), reason = %reason, "Task failed.");
+        }
     }
 }
 
@@ -357,8 +359,7 @@ mod tests {
     async fn a_panicking_execution_becomes_a_failed_outcome_and_is_counted() {
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry, Vec::new());
-        let fine =
-            isolated(async { Outcome::failed(FailureKind::InvalidInput, true, "x", ExecLog::default()) }, &metrics);
+        let fine = isolated(async { Outcome::failed(FailureKind::InvalidInput, "x", ExecLog::default()) }, &metrics);
         assert!(matches!(fine.await.kind, OutcomeKind::Failed { kind: FailureKind::InvalidInput, .. }));
         for message in [String::from("boom"), String::from("formatted 42")] {
             let outcome = isolated(
@@ -372,7 +373,6 @@ mod tests {
             assert_eq!(
                 outcome.kind,
                 OutcomeKind::Failed {
-                    terminal: false,
                     reason: "the worker failed while executing this task (panic); see the worker's logs".into(),
                     kind: FailureKind::Internal,
                 }

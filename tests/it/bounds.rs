@@ -1,4 +1,4 @@
-//! Memory bounded in bytes (issue 12, D): many tasks polling large JSON bodies at once all complete, and a full
+//! Memory bounded in bytes: many tasks polling large JSON bodies at once all complete, and a full
 //! outbox (updates refused while polls still work) stops the worker taking new work, says so on `/readyz`, and
 //! loses nothing once updates are accepted again.
 

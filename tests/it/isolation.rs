@@ -1,4 +1,4 @@
-//! Workflow authors against each other and against the worker (issue 12), on the real server: conditions that
+//! Workflow authors against each other and against the worker, on the real server: conditions that
 //! leave state behind, pollute prototypes and built-ins or take over `$`; runaway built-ins, more of them than
 //! there are evaluators, and a huge allocation; requests to the worker's own listeners under every spelling and
 //! through redirects; proxy variables in the environment, and a configured proxy with the host policy in front.

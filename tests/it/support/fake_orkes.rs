@@ -1,7 +1,7 @@
 //! A fake Orkes server for what conductor-oss cannot show: authentication (`POST /api/token`, `X-Authorization`,
 //! expiry answered with 401 `EXPIRED_TOKEN`, unknown tokens with 401 `INVALID_TOKEN`, refused credentials) and
 //! servers without `update-v2`. It serves a preloaded queue of tasks and records every result and every request.
-//! It follows ../shared/docs/conductor-protocol.md §6 and §1.5–1.6; it is not a Conductor.
+//! It follows the Orkes auth protocol as the README ("Using it with Orkes") describes it; it is not a Conductor.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
