@@ -1,18 +1,19 @@
 //! Liveness and readiness state shared by the workers and the admin endpoint: when the server was last reached,
-//! the last error, and a heartbeat per poll loop.
+//! the last error, and a heartbeat per poll loop. The Conductor client records every call's result here, in one
+//! place; the outbox waits on [`Health::server_came_back`] to retry its results at once.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::PoisonError;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::sync::Notify;
 
 use std::sync::Arc;
 
 use crate::clock::epoch_ms;
-use crate::conductor::ClientError;
 use crate::metrics::Metrics;
 
 /// Readiness requires a successful server call within this long.
@@ -26,6 +27,9 @@ pub const LOOP_FRESHNESS: Duration = Duration::from_secs(120);
 pub struct Health {
     last_server_ok_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// The last call failed; the next success wakes [`Self::server_came_back`].
+    failing: AtomicBool,
+    came_back: Notify,
     auth_error: Mutex<Option<String>>,
     outbox_full: Mutex<Option<String>>,
     loops: Mutex<BTreeMap<String, u64>>,
@@ -55,17 +59,26 @@ impl Health {
     /// A call to the server succeeded.
     pub fn server_reached(&self) {
         self.last_server_ok_ms.store(epoch_ms(), Ordering::Relaxed);
+        if self.failing.swap(false, Ordering::Relaxed) {
+            self.came_back.notify_waiters();
+        }
         if let Some(metrics) = &self.metrics {
             metrics.server_up(true);
         }
     }
 
-    /// A call to the server failed.
-    pub fn server_failed(&self, error: &ClientError) {
+    /// A call to the server failed in a way that may pass (no answer, 5xx, 429).
+    pub fn server_failed(&self, error: &dyn std::fmt::Display) {
         *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+        self.failing.store(true, Ordering::Relaxed);
         if let Some(metrics) = &self.metrics {
             metrics.server_up(false);
         }
+    }
+
+    /// Resolves at the next successful call after a failed one.
+    pub async fn server_came_back(&self) {
+        self.came_back.notified().await;
     }
 
     /// A token was obtained (or none is needed).
@@ -147,10 +160,26 @@ impl Health {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_success_after_a_failure_wakes_the_waiters_once() {
+        let health = Arc::new(Health::default());
+        let waiter = tokio::spawn({
+            let health = health.clone();
+            async move { health.server_came_back().await }
+        });
+        tokio::task::yield_now().await;
+        health.server_reached(); // not failing: nobody is woken
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        health.server_failed(&"timed out");
+        health.server_reached();
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("woken").unwrap();
+    }
+
     #[test]
     fn not_ready_until_the_server_answers() {
         let health = Health::default();
-        health.server_failed(&ClientError::Transport("connection refused".into()));
+        health.server_failed(&"transport error: connection refused");
         let report = health.readiness();
         assert!(!report.ok);
         assert!(report.reasons[0].contains("not been reached yet; last error: transport error: connection refused"));

@@ -88,8 +88,27 @@ impl HttpConductor {
     }
 
     /// Sends a request built by `build`, with the token, measured under `template`; replays it once with a
-    /// fresh token when the server rejects the token. Non-2xx statuses become [`ClientError::Status`].
+    /// fresh token when the server rejects the token. Non-2xx statuses become [`ClientError::Status`]. Every
+    /// call's result is recorded in [`Health`] here, and only here.
     async fn call(
+        &self,
+        method: Method,
+        template: &'static str,
+        url: &Url,
+        timeout: Duration,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Reply, ClientError> {
+        let result = self.call_with_token(method, template, url, timeout, build).await;
+        match &result {
+            Ok(_) => self.health.server_reached(),
+            Err(error) if error.is_retryable() => self.health.server_failed(error),
+            // Refused (4xx): the server answered, but this is no sign that it is healthy.
+            Err(_) => {}
+        }
+        result
+    }
+
+    async fn call_with_token(
         &self,
         method: Method,
         template: &'static str,

@@ -278,6 +278,8 @@ impl<C: ConductorApi> Outbox<C> {
             tokio::select! {
                 () = sleep => {}
                 () = self.inner.changed.notified() => {}
+                // Results that could not be reported meanwhile are retried now, not at their backoff time.
+                () = self.inner.health.server_came_back() => self.server_back(),
                 () = stop.cancelled() => return,
             }
         }
@@ -299,18 +301,13 @@ impl<C: ConductorApi> Outbox<C> {
             return self.settle(pending, Settled::AlreadyFinal, started.elapsed());
         }
         let settled = match self.inner.api.update_task(&pending.result).await {
-            Ok(()) => {
-                self.inner.health.server_reached();
-                self.server_back();
-                Some(Settled::Delivered)
-            }
+            Ok(()) => Some(Settled::Delivered),
             Err(ClientError::Status { code: 404, .. }) => Some(Settled::Refused("unknown_task")),
             Err(error) if !error.is_retryable() => {
                 tracing::error!(task_id = %pending.result.task_id, error = %error, "Server refused the result.");
                 Some(Settled::Refused("rejected"))
             }
             Err(error) => {
-                self.inner.health.server_failed(&error);
                 pending.last_error = error.to_string();
                 let final_attempt = Instant::now() >= pending.give_up_at;
                 pending.metrics.update_failed(error.kind(), !final_attempt);
@@ -372,7 +369,7 @@ impl<C: ConductorApi> Outbox<C> {
     }
 
     /// The server answers again after failures: retry every waiting result now rather than at its backoff time.
-    pub fn server_back(&self) {
+    fn server_back(&self) {
         let mut schedule = self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner);
         if schedule.is_empty() {
             return;

@@ -30,7 +30,6 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
     let stop = &deps.shutdown.stop_polling;
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
     let mut draining = false;
-    let mut failing = false;
     tracing::info!(task_type = %config.name, domain = ?config.domain, concurrency = config.concurrency, "Polling.");
     while !stop.is_cancelled() {
         deps.health.loop_beat(&config.name);
@@ -82,12 +81,6 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
         worker.metrics.poll(started.elapsed(), polled.as_ref().err().map(|e| e.kind()));
         match polled {
             Ok(tasks) => {
-                deps.health.server_reached();
-                if failing {
-                    // Results that could not be reported meanwhile are retried now, not at their backoff time.
-                    deps.reporter.outbox().server_back();
-                    failing = false;
-                }
                 backoff.reset();
                 let early_empty = tasks.is_empty() && !draining && started.elapsed() < config.poll_timeout / 2;
                 draining = !tasks.is_empty() && tasks.len() >= count;
@@ -106,8 +99,6 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
                 }
             }
             Err(error) => {
-                deps.health.server_failed(&error);
-                failing = true;
                 draining = false;
                 drop(slots);
                 let wait = backoff.next(fastrand::f64());

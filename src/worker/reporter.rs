@@ -105,10 +105,7 @@ impl<C: ConductorApi> Reporter<C> {
             () = self.abandon.cancelled() => Err(ClientError::Transport("the shutdown deadline ended the update".into())),
         };
         let outcome = match sent {
-            Ok(next) => {
-                self.health.server_reached();
-                ReportOutcome::Delivered(next)
-            }
+            Ok(next) => ReportOutcome::Delivered(next),
             Err(ClientError::Status { code: 404, .. }) => {
                 metrics.update_failed("Status4xx", false);
                 metrics.result_dropped("unknown_task");
@@ -130,7 +127,6 @@ impl<C: ConductorApi> Reporter<C> {
                          until the outbox drains."
                     );
                 }
-                self.health.server_failed(&error);
                 self.outbox.push(result, metrics.clone(), deadline, &error).await;
                 return ReportOutcome::Queued;
             }
