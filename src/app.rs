@@ -21,10 +21,7 @@ use crate::conductor::client::HttpConductor;
 use crate::config::Config;
 use crate::config::ControlToken;
 use crate::health::Health;
-use crate::http_poll::host_limits::HostLimits;
-use crate::http_poll::policy::guard::{Outbound, OutboundResolver};
-use crate::http_poll::policy::local::LocalAddresses;
-use crate::http_poll::request::{HttpInvoker, InvokerOptions};
+use crate::http_poll::invoker::build_invoker;
 use crate::http_poll::spec::SpecDefaults;
 use crate::http_poll::{Executor, ExecutorSettings};
 use crate::metrics::Metrics;
@@ -210,55 +207,6 @@ async fn serve(listener: TcpListener, router: axum::Router, stop: CancellationTo
     if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned()).await {
         tracing::error!(error = %error, endpoint = what, "Endpoint failed.");
     }
-}
-
-/// The invoker for target requests: its client resolves names through the outbound policy (which never lets a
-/// task reach `own_ports` on this host), follows no redirects itself (the invoker checks every hop), ignores proxy
-/// variables in the environment (only `http.proxy` is used), verifies TLS (with the extra CA bundle, if
-/// configured) and shares one pool; per-host limits apply.
-pub fn build_invoker(config: &Config, own_ports: Vec<u16>) -> anyhow::Result<HttpInvoker> {
-    let policy = Arc::new(Outbound::new(
-        config.security.policy.clone(),
-        LocalAddresses::from_system(),
-        config.http.proxy.as_ref().map(|p| &p.0),
-    ));
-    policy.set_own_ports(own_ports);
-    let mut builder = reqwest::Client::builder()
-        .pool_max_idle_per_host(config.limits.max_requests_per_host)
-        .tcp_nodelay(true)
-        .user_agent(concat!("conductor-http-worker/", env!("CARGO_PKG_VERSION")))
-        .dns_resolver(Arc::new(OutboundResolver(policy.clone())))
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy();
-    if let Some(proxy) = &config.http.proxy {
-        let proxy = reqwest::Proxy::all(proxy.0.as_str()).with_context(|| format!("http.proxy {proxy}"))?;
-        builder = builder.proxy(proxy);
-    }
-    if let Some(path) = &config.http.extra_ca_file {
-        let pem = std::fs::read(path).with_context(|| format!("reading http.extra_ca_file {path}"))?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("http.extra_ca_file {path} is not a PEM certificate bundle"))?;
-        anyhow::ensure!(!certificates.is_empty(), "http.extra_ca_file {path} holds no certificate");
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
-    }
-    let client = builder.build().context("building the target HTTP client")?;
-    let hosts = Arc::new(HostLimits::new(config.limits.max_requests_per_host, config.limits.hosts.clone()));
-    let idempotency_key_header = config
-        .http
-        .idempotency_key_header
-        .as_deref()
-        .map(|name| reqwest::header::HeaderName::from_bytes(name.as_bytes()))
-        .transpose()
-        .context("http.idempotency_key_header")?;
-    let options = InvokerOptions {
-        max_body_bytes: config.http.max_response_body_bytes,
-        sensitive_headers: config.http.sensitive_headers.clone(),
-        idempotency_key_header,
-        policy,
-    };
-    Ok(HttpInvoker::new(client, hosts, options))
 }
 
 /// The pooled client for the Conductor API. Proxy variables in the environment are ignored here too: one rule for

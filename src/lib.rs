@@ -37,6 +37,7 @@ pub mod health;
 pub mod http_poll;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod redact;
 pub mod shutdown;
 #[cfg(test)]

@@ -183,11 +183,11 @@ pub struct HttpConfig {
     pub proxy: Option<crate::redact::SecretUrl>,
 }
 
-/// Which targets task requests may reach (see `http_poll::policy`).
+/// Which targets task requests may reach (see `outbound`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecurityConfig {
     /// The outbound host policy, validated.
-    pub policy: crate::http_poll::policy::TargetPolicy,
+    pub policy: crate::outbound::TargetPolicy,
 }
 
 /// Limits on waits between polls.

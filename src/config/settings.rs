@@ -13,7 +13,7 @@ use super::{
     LimitsConfig, LoadInputs, Loaded, LogFormat, PollingConfig, ServerConfig, Setting, TaskTypeConfig, UpdatesConfig,
     conditions_default,
 };
-use crate::http_poll::policy::{Cidr, HostPattern, TargetPolicy};
+use crate::outbound::{Cidr, HostPattern, TargetPolicy};
 
 /// Per-task-type settings: file key and environment property names (first is canonical, others are SDK aliases).
 pub const KNOWN_TASK_PROPS: [(&str, &[&str]); 7] = [

@@ -13,7 +13,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::host_limits::HostLimits;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
@@ -27,6 +26,7 @@ use crate::condition::{Condition, ConditionError, ConditionEvaluator, Path, Verd
 use crate::conductor::{Task, TaskOutput};
 use crate::logging::{SpanSlot, task_span};
 use crate::metrics::TaskMetrics;
+use crate::outbound::host_limits::HostLimits;
 
 /// Process-wide execution settings (from configuration).
 #[derive(Debug, Clone, Copy, PartialEq)]

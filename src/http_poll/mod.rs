@@ -17,15 +17,14 @@
 //!             └──── hold (sleep here) ◀── wait::choose ──▶ park: IN_PROGRESS + callbackAfterSeconds + state
 //! ```
 //!
-//! Pure modules decide; [`executor`] and [`request`] do the IO:
+//! Pure modules decide; [`executor`] and [`request`] do the IO ([`invoker`] builds the client):
 //! [`spec`] (input → validated spec), [`strategy`] (delay after n polls), [`termination`] (what a response and a
 //! verdict mean), [`wait`] (hold or park), [`state`] (what a parked task carries), [`outcome`] (→ TaskResult),
 //! [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
 
 pub mod executor;
-pub mod host_limits;
+pub mod invoker;
 pub mod outcome;
-pub mod policy;
 pub mod request;
 pub mod spec;
 pub mod state;

@@ -21,11 +21,11 @@ use serde_json::{Map, Value};
 use tokio::time::Instant;
 use url::Url;
 
-use super::host_limits::HostLimits;
-use super::policy::find_blocked;
-use super::policy::guard::Outbound;
 use super::spec::RequestSpec;
 use crate::condition::dollar::{BodyView, ResponseView};
+use crate::outbound::find_blocked;
+use crate::outbound::guard::Outbound;
+use crate::outbound::host_limits::HostLimits;
 
 /// A response as the task output and the condition's `$.output.response` see it.
 #[derive(Debug, Clone)]
@@ -119,7 +119,7 @@ pub enum InvokeError {
     BodyTooLarge(usize),
     /// The outbound policy refused the target (or a redirect to it).
     #[error("{0}")]
-    Blocked(#[from] super::policy::Blocked),
+    Blocked(#[from] crate::outbound::Blocked),
     /// More than [`MAX_REDIRECTS`] redirects, or a redirect to something that is not an http(s) URL.
     #[error("{0}")]
     Redirect(String),
@@ -143,7 +143,7 @@ pub struct InvokerOptions {
     /// Header that carries an idempotency key on non-GET requests (unless the task sets it), `None` = off.
     pub idempotency_key_header: Option<HeaderName>,
     /// Targets requests may reach; the client must resolve names through its
-    /// [`OutboundResolver`](super::policy::guard::OutboundResolver) and follow no redirects itself.
+    /// [`OutboundResolver`](crate::outbound::guard::OutboundResolver) and follow no redirects itself.
     pub policy: Arc<Outbound>,
 }
 

@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn observations_of_responses_and_errors() {
-        use crate::http_poll::policy::Blocked;
+        use crate::outbound::Blocked;
         let two_xx = StatusFilter::default();
         let with_404 = StatusFilter::parse(&serde_json::json!(["2xx", 404])).unwrap();
         let rejected = |transient, text: &str| Observation::Rejected { transient, description: text.into() };

@@ -1,5 +1,10 @@
-//! The outbound policy: which targets task requests may reach. The rules are pure ([`TargetPolicy::decide`]);
-//! [`guard`] enforces them on every request, redirect and resolved address; [`local`] knows this host's addresses.
+//! What task requests may reach and how many at once: the outbound policy and the per-host limits
+//! ([`host_limits`]). The rules are pure ([`TargetPolicy::decide`]); [`guard`] enforces them on every request,
+//! redirect and resolved address; [`local`] knows this host's addresses.
+//!
+//! Owns: the rules, their enforcement and the per-host permits. Does not own: building and sending requests
+//! ([`crate::http_poll::request`]), or reading the rules from the config ([`crate::config`], which imports this
+//! module, not the other way round).
 //!
 //! A request to `name` (absent for an IP literal) at address `ip`, port `port`, is refused when:
 //! 1. the name matches a deny pattern;
@@ -14,6 +19,7 @@
 //! IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) IPv6 addresses count as their IPv4 address.
 
 pub mod guard;
+pub mod host_limits;
 pub mod local;
 
 use std::fmt;

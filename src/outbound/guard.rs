@@ -165,7 +165,7 @@ impl reqwest::dns::Resolve for OutboundResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http_poll::policy::Cidr;
+    use crate::outbound::Cidr;
     use reqwest::dns::Resolve;
 
     fn outbound(allow_loopback: bool, proxy: Option<&str>) -> Outbound {
@@ -239,7 +239,7 @@ mod tests {
         assert!(refusal.0.contains("belongs to this host"), "resolved here, refused before the proxy: {refusal}");
         assert!(admit(&outbound, "http://only-the-proxy-resolves.invalid/").await.is_ok(), "decided by name");
         let mut rules = TargetPolicy::default_deny_metadata();
-        rules.allow_hosts.push(crate::http_poll::policy::HostPattern::parse("allowed.example").unwrap());
+        rules.allow_hosts.push(crate::outbound::HostPattern::parse("allowed.example").unwrap());
         let proxy = Url::parse("http://proxy.internal:3128").unwrap();
         let strict = Outbound::new(rules, LocalAddresses::fixed(vec![]), Some(&proxy));
         let refusal = admit(&strict, "http://elsewhere.invalid/").await.unwrap_err();
