@@ -11,6 +11,7 @@
 //! - [`config`]: TOML + environment + flags → validated [`config::Config`], with the source of every value.
 //! - [`conductor`]: the [`conductor::ConductorApi`] seam (batch poll, update) and its reqwest implementation.
 //! - [`http_poll`]: one task's lifecycle; pure decision modules plus the request and executor IO.
+//! - [`outbound`]: what task requests may reach (the host policy) and how many per host at once.
 //! - [`condition`]: `terminationCondition`s: natively where certain, else boa in evaluator processes.
 //! - [`failure`]: why a task failed, and whether that is terminal (the one mapping).
 //! - [`worker`]: a worker per task type: slots, the poll loop, dispatch and reporting.
