@@ -14,6 +14,12 @@
 //!
 //! Each case prints p50, p99 and max of per-evaluation wall time over its rounds, after a warm-up.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::disallowed_types,
+    reason = "a benchmark: it times synchronous boa calls with std's clock, and a failed setup should just stop it"
+)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
