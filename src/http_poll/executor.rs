@@ -17,9 +17,10 @@ use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
+use super::step::{self, Before, WaitContext};
 use super::strategy::with_jitter;
-use super::termination::{Decision, FailureKind, Observation, decide_poll, decide_single, observe};
-use super::wait::{self, Wait, WaitInputs};
+use super::termination::{Decision, FailureKind, Observation, decide_single, observe};
+use super::wait::Wait;
 use crate::clock::epoch_ms;
 use crate::condition::dollar::{Dollar, PollView};
 use crate::condition::{Condition, ConditionError, ConditionEvaluator, Path, Verdict};
@@ -200,17 +201,15 @@ impl Executor {
         // A resumed task whose next poll is not due yet came back before its callback time.
         let mut came_back_early = state.polls_made > 0;
         loop {
-            let due_in = Duration::from_millis(state.next_poll_at_ms.saturating_sub(epoch_ms()));
-            if !due_in.is_zero() {
-                let choice = wait::choose(WaitInputs {
-                    delay: due_in,
-                    park_threshold: delivery.park_threshold,
-                    held_for: delivery.received_at.elapsed(),
-                    next_request_budget: request.timeout,
-                    response_timeout,
-                    shutting_down: delivery.stop_holding.is_cancelled(),
-                    came_back_early,
-                });
+            let context = WaitContext {
+                park_threshold: delivery.park_threshold,
+                held_for: delivery.received_at.elapsed(),
+                next_request_budget: request.timeout,
+                response_timeout,
+                shutting_down: delivery.stop_holding.is_cancelled(),
+                came_back_early,
+            };
+            if let Before::Wait(choice) = step::before_poll(&state, epoch_ms(), context) {
                 let parked = match choice {
                     Wait::Park { callback_after_secs } => Some(callback_after_secs),
                     Wait::Hold(delay) => {
@@ -249,10 +248,7 @@ impl Executor {
                 }
                 return Outcome { kind: OutcomeKind::Parked { callback_after_secs: 0 }, output, logs };
             };
-            state.polls_made += 1;
-            if state.first_poll_at_ms == 0 {
-                state.first_poll_at_ms = epoch_ms();
-            }
+            step::poll_sent(&mut state, epoch_ms());
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
                 let dollar = Dollar {
                     input: &input,
@@ -260,11 +256,13 @@ impl Executor {
                 };
                 *verdict = Some(Box::pin(self.evaluate(&condition, &dollar, delivery)).await);
             }
-            let decision = decide_poll(&exchange.observation, state.polls_made, polling.max_poll_count);
+            let delay = self.next_delay(polling, state.polls_made);
+            let now_ms = epoch_ms();
+            let decision = step::after_poll(&mut state, &exchange.observation, polling.max_poll_count, delay, now_ms);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
             let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));
             let newest = |last: Option<Box<RawValue>>| exchange.response.as_ref().map(HttpResponse::to_raw).or(last);
-            let whole_task = Duration::from_millis(epoch_ms().saturating_sub(state.first_poll_at_ms));
+            let whole_task = Duration::from_millis(now_ms.saturating_sub(state.first_poll_at_ms));
             match decision {
                 Decision::Complete => {
                     delivery.metrics.http_poll_finished("COMPLETED", whole_task);
@@ -280,13 +278,11 @@ impl Executor {
                     return Outcome { kind: OutcomeKind::Failed { reason, kind }, output, logs };
                 }
                 Decision::PollAgain => {
-                    let delay = self.next_delay(polling, state.polls_made);
                     if matches!(exchange.observation, Observation::Accepted(_)) {
                         line.push_str("; terminationCondition false");
                     }
                     line.push_str(&format!("; next poll in {:.3} s.", delay.as_secs_f64()));
                     logs.push(line);
-                    state.next_poll_at_ms = epoch_ms() + delay.as_millis() as u64;
                     if let Some(response) = &exchange.response {
                         last_response = Some(response.to_raw());
                     }
@@ -348,7 +344,7 @@ async fn hold(delay: Duration, state: &PollState, delivery: &Delivery) -> Option
     delivery.metrics.held(1);
     let parked = tokio::select! {
         () = tokio::time::sleep(delay) => None,
-        () = delivery.stop_holding.cancelled() => Some(state.next_poll_at_ms.saturating_sub(epoch_ms()).div_ceil(1000)),
+        () = delivery.stop_holding.cancelled() => Some(step::park_for_rest(state, epoch_ms())),
     };
     delivery.metrics.held(-1);
     parked

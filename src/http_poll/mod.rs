@@ -20,7 +20,7 @@
 //! Pure modules decide; [`executor`] and [`request`] do the IO ([`invoker`] builds the client):
 //! [`spec`] (input → validated spec), [`strategy`] (delay after n polls), [`termination`] (what a response and a
 //! verdict mean), [`wait`] (hold or park), [`state`] (what a parked task carries), [`outcome`] (→ TaskResult),
-//! [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
+//! [`step`] (the state and next action around one poll), [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
 
 pub mod executor;
 pub mod invoker;
@@ -29,6 +29,7 @@ pub mod request;
 pub mod spec;
 pub mod state;
 pub mod status;
+pub mod step;
 pub mod strategy;
 pub mod termination;
 pub mod url_encoding;
