@@ -38,9 +38,9 @@ fuzz_target!(|data: &[u8]| {
     };
     match (mapped, decision) {
         (Ok(Verdict::Holds), Decision::Complete) => {}
-        (Ok(Verdict::Fails), Decision::Fail { terminal: true, .. }) => {}
+        (Ok(Verdict::Fails), Decision::Fail { kind, .. }) if kind.is_terminal() => {}
         (Ok(Verdict::NotYet), Decision::PollAgain) => assert!(polls < max.get()),
-        (Ok(Verdict::NotYet), Decision::Fail { terminal: false, .. }) => assert!(polls >= max.get()),
+        (Ok(Verdict::NotYet), Decision::Fail { kind, .. }) if !kind.is_terminal() => assert!(polls >= max.get()),
         (mapped, decision) => panic!("{value:?} → {mapped:?} → {decision:?}"),
     }
 });
