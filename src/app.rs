@@ -254,5 +254,5 @@ pub fn build_executor(
         jitter_ratio: config.polling.jitter_ratio,
         max_output_bytes: config.updates.max_output_bytes,
     };
-    Ok(Executor::new(invoker, evaluator, settings))
+    Ok(Executor::new(Arc::new(invoker), evaluator, settings))
 }

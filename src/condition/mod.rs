@@ -206,6 +206,15 @@ impl ConditionEvaluator {
         Ok(Self { inner: Arc::new(inner) })
     }
 
+    /// An evaluator without processes: native conditions are answered, every other condition is
+    /// [`ConditionError::Unavailable`] (for loop tests, which run under a paused clock).
+    pub fn native_only() -> Self {
+        let closed = || async_channel::bounded::<process::Job>(1).0;
+        let inner =
+            Inner { main: closed(), probation: closed(), trusted: Mutex::default(), compiled: Mutex::default() };
+        Self { inner: Arc::new(inner) }
+    }
+
     /// Checks that the condition parses (the native subset parses by construction), so that a syntax error fails
     /// the task before any request is made.
     pub async fn check(&self, condition: &Condition) -> Result<(), ConditionError> {

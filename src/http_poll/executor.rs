@@ -14,11 +14,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
-use super::request::{HttpInvoker, HttpResponse, InvokeError, describe_target};
+use super::request::{HttpResponse, InvokeError, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
 use super::step::{self, Before, WaitContext};
 use super::strategy::with_jitter;
+use super::target::Target;
 use super::termination::{Decision, FailureKind, Observation, decide_single, observe};
 use super::wait::Wait;
 use crate::clock::epoch_ms;
@@ -81,7 +82,7 @@ pub struct Delivery {
 /// Executes tasks; cheap to share.
 #[derive(Debug, Clone)]
 pub struct Executor {
-    invoker: HttpInvoker,
+    target: Arc<dyn Target>,
     conditions: ConditionEvaluator,
     settings: ExecutorSettings,
 }
@@ -124,9 +125,9 @@ struct Exchange {
 }
 
 impl Executor {
-    /// An executor over a shared invoker and evaluator.
-    pub fn new(invoker: HttpInvoker, conditions: ConditionEvaluator, settings: ExecutorSettings) -> Self {
-        Self { invoker, conditions, settings }
+    /// An executor over a shared target client (the daemon's is [`super::request::HttpInvoker`]) and evaluator.
+    pub fn new(target: Arc<dyn Target>, conditions: ConditionEvaluator, settings: ExecutorSettings) -> Self {
+        Self { target, conditions, settings }
     }
 
     /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`. The task's
@@ -324,7 +325,7 @@ impl Executor {
         let target = describe_target(&request.method, &request.url);
         let started = Instant::now();
         let result = tokio::select! {
-            result = self.invoker.send(request, idempotency_key) => result,
+            result = self.target.send(request, idempotency_key) => result,
             () = delivery.stop_executing.cancelled() => return None,
         };
         let status_class = match &result {

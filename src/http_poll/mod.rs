@@ -17,7 +17,8 @@
 //!             └──── hold (sleep here) ◀── wait::choose ──▶ park: IN_PROGRESS + callbackAfterSeconds + state
 //! ```
 //!
-//! Pure modules decide; [`executor`] and [`request`] do the IO ([`invoker`] builds the client):
+//! Pure modules decide; [`executor`] and [`request`] do the IO ([`invoker`] builds the client, [`target`] is the
+//! seam tests replace):
 //! [`spec`] (input → validated spec), [`strategy`] (delay after n polls), [`termination`] (what a response and a
 //! verdict mean), [`wait`] (hold or park), [`state`] (what a parked task carries), [`outcome`] (→ TaskResult),
 //! [`step`] (the state and next action around one poll), [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
@@ -31,6 +32,7 @@ pub mod state;
 pub mod status;
 pub mod step;
 pub mod strategy;
+pub mod target;
 pub mod termination;
 pub mod url_encoding;
 pub mod wait;

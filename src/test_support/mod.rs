@@ -1,14 +1,46 @@
-//! Test doubles for unit tests: an in-memory [`FakeConductor`] implementing [`ConductorApi`] with scripted update
-//! failures and recorded results.
+//! Test doubles for unit and loop tests, with no sockets and no JVM, so that they run under a paused clock:
+//! an in-memory [`FakeConductor`] (scripted queue, recorded polls and results, injectable update failures), a
+//! [`target::ScriptedTarget`] for the target APIs, and [`harness::LoopHarness`], which runs a real [`Worker`]
+//! loop over both.
+//!
+//! [`Worker`]: crate::worker::Worker
+
+pub mod harness;
+pub mod target;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
-use crate::conductor::{ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask};
+use serde_json::{Value, json};
+use tokio::time::Instant;
 
-/// An in-memory Conductor: an empty queue, updates that fail as scripted, and the results it accepted.
+use crate::conductor::{ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, Task};
+
+/// One poll the worker made.
+#[derive(Debug, Clone)]
+pub struct PollRecord {
+    /// The `count` asked for.
+    pub count: usize,
+    /// Tasks delivered to the worker and not yet answered by an update when the poll arrived (they hold slots).
+    pub outstanding: usize,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+/// An in-memory Conductor: a scripted queue, updates that fail as scripted, and the polls and results it saw.
 #[derive(Debug, Default)]
 pub struct FakeConductor {
+    /// Tasks waiting to be polled, in order. A poll with none waits its long-poll timeout and returns nothing.
+    pub queue: Mutex<VecDeque<PolledTask>>,
+    /// Each poll returns this many tasks more than asked, while the queue has them (conductor-oss#369).
+    pub over_deliver: std::sync::atomic::AtomicUsize,
+    /// Errors returned by the next polls, in order.
+    pub poll_failures: Mutex<VecDeque<ClientError>>,
+    /// Polls made, in order.
+    pub polls: Mutex<Vec<PollRecord>>,
+    /// Tasks handed to the worker so far (polls and chained updates).
+    pub deliveries: std::sync::atomic::AtomicUsize,
     /// Errors returned by the next updates, in order; when empty, updates succeed.
     pub update_failures: Mutex<VecDeque<ClientError>>,
     /// Fail every update with a transport error (after the scripted ones).
@@ -32,11 +64,59 @@ impl FakeConductor {
     pub fn fail_next(&self, errors: impl IntoIterator<Item = ClientError>) {
         self.update_failures.lock().unwrap().extend(errors);
     }
+
+    /// Queues tasks for the worker to poll.
+    pub fn enqueue(&self, tasks: impl IntoIterator<Item = Task>) {
+        self.queue.lock().unwrap().extend(tasks.into_iter().map(|task| PolledTask::Task(Box::new(task))));
+    }
+
+    /// Results accepted for `task_id`, as JSON, in order.
+    pub fn results_for(&self, task_id: &str) -> Vec<Value> {
+        let delivered = self.delivered.lock().unwrap();
+        delivered.iter().filter(|r| r.task_id == task_id).map(|r| serde_json::from_slice(&r.json).unwrap()).collect()
+    }
+
+    /// Tasks delivered and not yet answered by an accepted update.
+    fn outstanding(&self) -> usize {
+        let answered: std::collections::HashSet<_> =
+            self.delivered.lock().unwrap().iter().map(|r| r.task_id.clone()).collect();
+        self.deliveries.load(Ordering::SeqCst).saturating_sub(answered.len())
+    }
+
+    fn take(&self, count: usize) -> Vec<PolledTask> {
+        let mut queue = self.queue.lock().unwrap();
+        let n = count.min(queue.len());
+        let tasks: Vec<_> = queue.drain(..n).collect();
+        self.deliveries.fetch_add(tasks.len(), Ordering::SeqCst);
+        tasks
+    }
+}
+
+/// A first delivery of an HTTP or HTTP_POLL task with this input (one hour of response timeout).
+pub fn task(task_id: &str, input: Value) -> Task {
+    Task {
+        task_id: task_id.into(),
+        workflow_instance_id: format!("wf-{task_id}"),
+        input_data: input,
+        output_data: json!({}),
+        poll_count: 1,
+        response_timeout_seconds: 3600,
+        ..Task::default()
+    }
 }
 
 impl ConductorApi for FakeConductor {
-    async fn poll_batch(&self, _request: PollRequest<'_>) -> Result<Vec<PolledTask>, ClientError> {
-        Ok(Vec::new())
+    async fn poll_batch(&self, request: PollRequest<'_>) -> Result<Vec<PolledTask>, ClientError> {
+        let record = PollRecord { count: request.count, outstanding: self.outstanding(), at: Instant::now() };
+        self.polls.lock().unwrap().push(record);
+        if let Some(error) = self.poll_failures.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        let tasks = self.take(request.count + self.over_deliver.load(Ordering::SeqCst));
+        if tasks.is_empty() {
+            tokio::time::sleep(request.timeout).await;
+        }
+        Ok(tasks)
     }
 
     async fn update_task(&self, result: &EncodedResult) -> Result<(), ClientError> {
@@ -57,7 +137,8 @@ impl ConductorApi for FakeConductor {
         _worker_id: &str,
     ) -> Result<Option<PolledTask>, ClientError> {
         self.chained_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.update_task(result).await.map(|()| None)
+        self.update_task(result).await?;
+        Ok(self.take(1).pop())
     }
 
     async fn task_status(&self, _task_id: &str) -> Result<Option<String>, ClientError> {

@@ -14,6 +14,8 @@
 //! resumes from the stored one ([`resume`]).
 
 pub mod backoff;
+#[cfg(test)]
+mod loop_tests;
 pub mod outbox;
 mod poller;
 pub mod reporter;

@@ -1,0 +1,207 @@
+//! The worker loop (poll → slot → execute → report) against the in-memory Conductor and target, under a paused
+//! clock: no sockets, no JVM, and minutes of task time in milliseconds.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::conductor::ClientError;
+use crate::http_poll::state::PollState;
+use crate::test_support::harness::{LoopHarness, task_type};
+use crate::test_support::target::ScriptedTarget;
+use crate::test_support::{FakeConductor, task};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn single_call(path: &str) -> Value {
+    json!({"http_request": {"uri": format!("http://target.test{path}"), "method": "GET"}})
+}
+
+fn polling(path: &str, interval_secs: u64) -> Value {
+    json!({"http_request": {
+        "uri": format!("http://target.test{path}"),
+        "method": "GET",
+        "terminationCondition": "$.output.response.body.status == 'COMPLETED'",
+        "pollingInterval": interval_secs.to_string(),
+        "pollingStrategy": "FIXED",
+    }})
+}
+
+/// The results the fake accepted for `task_id`, as (status, callbackAfterSeconds).
+fn statuses(api: &FakeConductor, task_id: &str) -> Vec<(String, u64)> {
+    api.results_for(task_id)
+        .iter()
+        .map(|r| (r["status"].as_str().unwrap_or("?").to_owned(), r["callbackAfterSeconds"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+fn completed(api: &FakeConductor) -> usize {
+    let delivered = api.delivered.lock().unwrap();
+    delivered.iter().filter(|r| r.status == crate::conductor::TaskResultStatus::Completed).count()
+}
+
+fn setup(tasks: impl IntoIterator<Item = crate::conductor::Task>) -> (Arc<FakeConductor>, Arc<ScriptedTarget>) {
+    let api = Arc::new(FakeConductor::default());
+    api.enqueue(tasks);
+    (api, Arc::new(ScriptedTarget::default()))
+}
+
+#[tokio::test(start_paused = true)]
+async fn polls_ask_for_no_more_tasks_than_there_are_free_slots() {
+    let (api, target) = setup((0..2).map(|i| task(&format!("long{i}"), single_call("/long"))));
+    target.route("/long", Duration::from_secs(5), &[(200, r#"{"ok":true}"#)]);
+    target.route("/slow", Duration::from_secs(2), &[(200, r#"{"ok":true}"#)]);
+    let harness = LoopHarness::start(task_type(4), api.clone(), target.clone());
+    // Two slots are busy when more work arrives: polls must ask for the other two at most.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    api.enqueue((0..20).map(|i| task(&format!("t{i}"), single_call("/slow"))));
+
+    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 22).await, "all 22 complete");
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    let polls = api.polls.lock().unwrap().clone();
+    assert!(polls.iter().any(|poll| poll.outstanding > 0), "some polls were made while slots were busy: {polls:?}");
+    for poll in &polls {
+        assert!(poll.count + poll.outstanding <= 4, "a poll asked beyond the free slots: {poll:?}");
+    }
+    assert_eq!(target.max_in_flight.load(Ordering::SeqCst), 4, "the four slots were used at once, never more");
+    assert_eq!(target.requests_to("/slow").len(), 20, "each task was sent once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_poll_is_made_while_every_slot_is_taken() {
+    let mut input = single_call("/ten-seconds");
+    input["http_request"]["readTimeOut"] = json!(20_000);
+    let (api, target) = setup((0..3).map(|i| task(&format!("t{i}"), input.clone())));
+    target.route("/ten-seconds", Duration::from_secs(10), &[(200, "{}")]);
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+
+    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 3).await);
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    let busy: Vec<_> =
+        target.requests_to("/ten-seconds").into_iter().map(|at| (at, at + Duration::from_secs(10))).collect();
+    assert_eq!(busy.len(), 3);
+    for poll in api.polls.lock().unwrap().iter() {
+        assert!(
+            !busy.iter().any(|(from, to)| poll.at > *from && poll.at < *to),
+            "polled while the only slot was executing: {poll:?}, busy {busy:?}"
+        );
+    }
+    // The next tasks came with the terminal updates (update-v2), not from polls made while busy.
+    assert_eq!(api.chained_attempts.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tasks_beyond_the_count_asked_are_handed_back_unexecuted() {
+    let (api, target) = setup((0..3).map(|i| task(&format!("t{i}"), single_call("/slow"))));
+    api.over_deliver.store(2, Ordering::SeqCst);
+    target.route("/slow", Duration::from_secs(5), &[(200, "{}")]);
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+
+    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 1).await);
+    let metrics = harness.metrics_text();
+    assert!(metrics.contains("task_handed_back_total{taskType=\"HTTP_POLL\"} 2"), "{metrics}");
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    assert_eq!(statuses(&api, "t0"), [("COMPLETED".to_owned(), 0)]);
+    for extra in ["t1", "t2"] {
+        assert_eq!(statuses(&api, extra), [("IN_PROGRESS".to_owned(), 0)], "{extra} is handed back, due at once");
+    }
+    assert_eq!(target.requests_to("/slow").len(), 1, "handed-back tasks were not sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_poll_waits_its_interval_and_completes_when_the_condition_holds() {
+    let (api, target) = setup([task("p", polling("/status", 5))]);
+    let running = r#"{"status":"RUNNING"}"#;
+    target.route(
+        "/status",
+        Duration::from_millis(50),
+        &[(200, running), (200, running), (200, r#"{"status":"COMPLETED"}"#)],
+    );
+    let harness = LoopHarness::start(task_type(2), api.clone(), target.clone());
+
+    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 1).await);
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    assert_eq!(statuses(&api, "p"), [("COMPLETED".to_owned(), 0)], "held in the worker: one update, at the end");
+    let result = &api.results_for("p")[0];
+    assert_eq!(result["outputData"]["pollCount"], 3, "{result}");
+    let sent = target.requests_to("/status");
+    assert_eq!(sent.len(), 3);
+    for pair in sent.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_secs(5), "polls 5 s apart: {sent:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn held_polls_park_at_shutdown_with_their_state() {
+    let (api, target) = setup([task("a", polling("/status", 5)), task("b", polling("/status", 5))]);
+    target.route("/status", Duration::from_millis(50), &[(200, r#"{"status":"RUNNING"}"#)]);
+    let harness = LoopHarness::start(task_type(2), api.clone(), target.clone());
+
+    assert!(harness.run_until(MINUTE, |h| h.target.requests_to("/status").len() == 4).await, "two polls each");
+    assert!(harness.stop(Duration::from_secs(10)).await, "drained within the grace period");
+    for id in ["a", "b"] {
+        let results = api.results_for(id);
+        assert_eq!(results.len(), 1, "{id}: {results:?}");
+        assert_eq!(results[0]["status"], "IN_PROGRESS", "{id} parks");
+        let callback = results[0]["callbackAfterSeconds"].as_u64().unwrap();
+        assert!((1..=5).contains(&callback), "{id} is due when its next poll was: {callback}");
+        let state = PollState::restore(id, &results[0]["outputData"]).expect("the poll state is saved");
+        assert_eq!(state.polls_made, 2, "{id}");
+    }
+    assert_eq!(target.requests_to("/status").len(), 4, "no poll after shutdown began");
+}
+
+#[tokio::test(start_paused = true)]
+async fn while_updates_fail_the_outbox_bounds_new_work_then_delivers_everything() {
+    let (api, target) = setup((0..20).map(|i| task(&format!("t{i}"), single_call("/fast"))));
+    target.route("/fast", Duration::from_millis(10), &[(200, "{}")]);
+    api.always_fail.store(true, Ordering::SeqCst);
+    // Room for about one result: the first failed update fills it.
+    let harness = LoopHarness::start_with_outbox(task_type(4), api.clone(), target.clone(), 200);
+
+    tokio::time::sleep(MINUTE).await;
+    let taken = api.deliveries.load(Ordering::SeqCst);
+    assert!(taken <= 8, "new work stops while undelivered results fill the outbox: {taken} tasks taken");
+    assert!(api.attempts.load(Ordering::SeqCst) > taken as u32, "failed updates are retried");
+    assert!(harness.outbox.is_full());
+
+    api.always_fail.store(false, Ordering::SeqCst);
+    assert!(harness.run_until(10 * MINUTE, |h| completed(&h.api) == 20).await, "every result is delivered");
+    assert!(harness.outbox.is_empty());
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    for i in 0..20 {
+        assert_eq!(statuses(&api, &format!("t{i}")), [("COMPLETED".to_owned(), 0)], "t{i}: one accepted result");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_worker_takes_no_work_until_resumed() {
+    let (api, target) = setup([task("t0", single_call("/fast"))]);
+    target.route("/fast", Duration::ZERO, &[(200, "{}")]);
+    let mut config = task_type(2);
+    config.paused = true;
+    let harness = LoopHarness::start(config, api.clone(), target.clone());
+
+    tokio::time::sleep(MINUTE).await;
+    assert!(api.polls.lock().unwrap().is_empty(), "a paused worker does not poll");
+    harness.control.set_paused(false);
+    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 1).await);
+    assert!(harness.stop(Duration::from_secs(5)).await);
+}
+
+#[tokio::test(start_paused = true)]
+async fn poll_errors_back_off_and_the_loop_recovers() {
+    let (api, target) = setup([task("t0", single_call("/fast"))]);
+    target.route("/fast", Duration::ZERO, &[(200, "{}")]);
+    api.poll_failures.lock().unwrap().extend((0..5).map(|_| ClientError::Transport("connection refused".into())));
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+
+    assert!(harness.run_until(10 * MINUTE, |h| completed(&h.api) == 1).await, "polling resumes after errors");
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    let polls = api.polls.lock().unwrap().clone();
+    assert!(polls.len() >= 6, "{polls:?}");
+    let gaps: Vec<_> = polls.windows(2).take(5).map(|pair| pair[1].at - pair[0].at).collect();
+    assert!(gaps.iter().all(|gap| *gap >= Duration::from_millis(100)), "failed polls back off: {gaps:?}");
+}
