@@ -29,6 +29,7 @@ pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod closed_set;
 pub mod condition;
 pub mod conductor;
 pub mod config;

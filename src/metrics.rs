@@ -13,7 +13,6 @@
 //! else is `other`), outcome and error-kind names from enums in the code. Never task ids, workflow ids, URLs or
 //! error text. The registry is owned by the app and passed in; nothing is global.
 
-use crate::failure::FailureKind;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -21,6 +20,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::failure::FailureKind;
+use values::{AuthFailure, ClientErrorKind, ConditionOutcome, ConditionPath, DropReason, HttpPollStatus, PollOutcome};
 
 /// The SDKs' latency buckets, in seconds.
 const TIME_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -34,9 +36,6 @@ const CONDITION_BUCKETS: [f64; 16] =
     [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.05, 0.1, 0.25];
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
-
-/// `exception` values of poll and update errors (`ClientError::kind`).
-const CLIENT_ERROR_KINDS: [&str; 5] = ["Transport", "Status5xx", "Status4xx", "Decode", "Auth"];
 
 #[allow(non_snake_case)] // label keys are camelCase, as in the SDKs
 mod labels {
@@ -366,12 +365,13 @@ impl Metrics {
     /// Creates every closed label set of a task type at zero.
     fn create_series(&self, name: &str) {
         let task_type = || name.to_owned();
-        for exception in CLIENT_ERROR_KINDS {
+        for kind in ClientErrorKind::ALL {
+            let exception = kind.label();
             let _ = self.task_poll_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
             let _ = self.task_update_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
         }
         for kind in FailureKind::ALL {
-            let exception = kind.name();
+            let exception = kind.label();
             let _ = self.task_execute_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
         }
         for status in ["SUCCESS", "FAILURE"] {
@@ -379,26 +379,26 @@ impl Metrics {
             let _ = self.task_execute_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
             let _ = self.task_update_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
         }
-        for status in ["COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR"] {
+        for status in HttpPollStatus::ALL.map(HttpPollStatus::label) {
             let _ = self.http_poll_duration.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
         }
-        for outcome in ["continue", "complete", "fail", "error"] {
+        for outcome in PollOutcome::ALL.map(PollOutcome::label) {
             let _ = self.http_poll_iterations.get_or_create(&TaskTypeOutcome { taskType: task_type(), outcome });
         }
-        for outcome in ["true", "false", "fail", "error", "timeout"] {
+        for outcome in ConditionOutcome::ALL.map(ConditionOutcome::label) {
             let _ = self.condition_evaluations.get_or_create(&TaskTypeOutcome { taskType: task_type(), outcome });
         }
-        for path in ["native", "engine"] {
+        for path in ConditionPath::ALL.map(ConditionPath::label) {
             let _ = self.condition_evaluation_time.get_or_create(&TaskTypePath { taskType: task_type(), path });
         }
-        for reason in ["lost", "rejected", "unknown_task"] {
+        for reason in DropReason::ALL.map(DropReason::label) {
             let _ = self.results_dropped.get_or_create(&TaskTypeReason { taskType: task_type(), reason });
         }
         for host in self.target_hosts.iter().cloned().chain(std::iter::once("other".to_owned())) {
             let _ = self.target_request_time.get_or_create(&Target { taskType: task_type(), host, statusClass: "2xx" });
         }
         let _ = self.thread_uncaught_exceptions.get_or_create(&Exception { exception: "Panic" });
-        for reason in ["TokenRequest", "TokenRejected"] {
+        for reason in AuthFailure::ALL.map(AuthFailure::label) {
             let _ = self.auth_failures.get_or_create(&Exception { exception: reason });
         }
     }
@@ -415,11 +415,11 @@ impl Metrics {
     }
 
     /// Auth state: a failed token request or authorization (`reason` from a closed set), or recovery.
-    pub fn auth(&self, failure: Option<&'static str>) {
+    pub fn auth(&self, failure: Option<AuthFailure>) {
         match failure {
             Some(reason) => {
                 self.auth_ok.set(0);
-                self.auth_failures.get_or_create(&Exception { exception: reason }).inc();
+                self.auth_failures.get_or_create(&Exception { exception: reason.label() }).inc();
             }
             None => {
                 self.auth_ok.set(1);
@@ -454,6 +454,7 @@ pub fn encode(registry: &Registry) -> String {
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 mod task;
+pub mod values;
 
 pub use task::{TaskMetrics, success};
 

@@ -25,6 +25,7 @@ use super::auth::{AuthError, TokenCache, TokenReply, is_token_rejection};
 use super::{ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, decode_poll_batch, decode_single_task};
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::metrics::values::AuthFailure;
 
 /// Least time a batch poll is given beyond its long-poll wait (more when `request_timeout` is longer). The server
 /// takes tasks off the queue for a poll before it answers, and a task it took for a poll the client gave up on is
@@ -150,7 +151,7 @@ impl HttpConductor {
             }
             let text: String = String::from_utf8_lossy(&body).chars().take(MAX_ERROR_BODY_CHARS).collect();
             if is_token_rejection(status.as_u16(), &text) && self.auth.invalidate(token.as_ref()).await {
-                self.metrics.auth(Some("TokenRejected"));
+                self.metrics.auth(Some(AuthFailure::TokenRejected));
                 if !replayed {
                     replayed = true;
                     continue;
@@ -212,7 +213,7 @@ impl HttpConductor {
                 TokenReply::Failed(0, transport_error(error).to_string())
             }
         };
-        self.metrics.auth(Some("TokenRequest"));
+        self.metrics.auth(Some(AuthFailure::TokenRequest));
         reply
     }
 

@@ -12,6 +12,8 @@ pub mod model;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::metrics::values::ClientErrorKind;
+
 pub use decode::{decode_poll_batch, decode_single_task};
 pub use model::{Task, TaskExecLog, TaskOutput, TaskResult, TaskResultStatus};
 
@@ -80,14 +82,14 @@ impl ClientError {
         }
     }
 
-    /// A closed-set name for metrics and logs (`Transport`, `Status5xx`, `Status4xx`, `Decode`, `Auth`).
-    pub fn kind(&self) -> &'static str {
+    /// Its kind, for metrics and logs.
+    pub fn kind(&self) -> ClientErrorKind {
         match self {
-            ClientError::Transport(_) => "Transport",
-            ClientError::Status { code, .. } if *code >= 500 => "Status5xx",
-            ClientError::Status { .. } => "Status4xx",
-            ClientError::Decode(_) => "Decode",
-            ClientError::Auth(_) => "Auth",
+            ClientError::Transport(_) => ClientErrorKind::Transport,
+            ClientError::Status { code, .. } if *code >= 500 => ClientErrorKind::Status5xx,
+            ClientError::Status { .. } => ClientErrorKind::Status4xx,
+            ClientError::Decode(_) => ClientErrorKind::Decode,
+            ClientError::Auth(_) => ClientErrorKind::Auth,
         }
     }
 }

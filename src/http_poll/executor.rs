@@ -28,6 +28,7 @@ use crate::condition::{Condition, ConditionError, ConditionEvaluator, Path, Verd
 use crate::conductor::{Task, TaskOutput};
 use crate::logging::{SpanSlot, task_span};
 use crate::metrics::TaskMetrics;
+use crate::metrics::values::{ConditionOutcome, HttpPollStatus, PollOutcome, StatusClass};
 use crate::outbound::host_limits::HostLimits;
 
 /// Process-wide execution settings (from configuration).
@@ -266,13 +267,17 @@ impl Executor {
             let whole_task = Duration::from_millis(now_ms.saturating_sub(state.first_poll_at_ms));
             match decision {
                 Decision::Complete => {
-                    delivery.metrics.http_poll_finished("COMPLETED", whole_task);
+                    delivery.metrics.http_poll_finished(HttpPollStatus::Completed, whole_task);
                     logs.push(line + "; terminationCondition holds.");
                     let output = response_output(newest(last_response), Some(state.polls_made));
                     return Outcome { kind: OutcomeKind::Completed, output, logs };
                 }
                 Decision::Fail { reason, kind } => {
-                    let status = if kind.is_terminal() { "FAILED_WITH_TERMINAL_ERROR" } else { "FAILED" };
+                    let status = if kind.is_terminal() {
+                        HttpPollStatus::FailedWithTerminalError
+                    } else {
+                        HttpPollStatus::Failed
+                    };
                     delivery.metrics.http_poll_finished(status, whole_task);
                     logs.push(line);
                     let output = response_output(newest(last_response), Some(state.polls_made));
@@ -310,11 +315,11 @@ impl Executor {
         let started = Instant::now();
         let (result, path) = self.conditions.evaluate(condition, dollar).await;
         let outcome = match &result {
-            Ok(Verdict::Holds) => "true",
-            Ok(Verdict::NotYet) => "false",
-            Ok(Verdict::Fails) => "fail",
-            Err(ConditionError::Timeout(_)) => "timeout",
-            Err(_) => "error",
+            Ok(Verdict::Holds) => ConditionOutcome::True,
+            Ok(Verdict::NotYet) => ConditionOutcome::False,
+            Ok(Verdict::Fails) => ConditionOutcome::Fail,
+            Err(ConditionError::Timeout(_)) => ConditionOutcome::Timeout,
+            Err(_) => ConditionOutcome::Error,
         };
         delivery.metrics.condition(outcome, path == Path::Native, started.elapsed());
         result
@@ -329,9 +334,9 @@ impl Executor {
             () = delivery.stop_executing.cancelled() => return None,
         };
         let status_class = match &result {
-            Ok(response) => status_class(response.status),
-            Err(InvokeError::Timeout(_)) => "timeout",
-            Err(_) => "error",
+            Ok(response) => StatusClass::of(response.status),
+            Err(InvokeError::Timeout(_)) => StatusClass::Timeout,
+            Err(_) => StatusClass::Error,
         };
         delivery.metrics.target_request(&HostLimits::key(&request.url), status_class, started.elapsed());
         let sent = result.as_ref().map(|response| (response.status, response.reason.as_str()));
@@ -351,22 +356,12 @@ async fn hold(delay: Duration, state: &PollState, delivery: &Delivery) -> Option
     parked
 }
 
-fn iteration_outcome(decision: &Decision) -> &'static str {
+fn iteration_outcome(decision: &Decision) -> PollOutcome {
     match decision {
-        Decision::Complete => "complete",
-        Decision::PollAgain => "continue",
-        Decision::Fail { kind: FailureKind::ConditionError | FailureKind::Internal, .. } => "error",
-        Decision::Fail { .. } => "fail",
-    }
-}
-
-fn status_class(status: u16) -> &'static str {
-    match status / 100 {
-        1 => "1xx",
-        2 => "2xx",
-        3 => "3xx",
-        4 => "4xx",
-        _ => "5xx",
+        Decision::Complete => PollOutcome::Complete,
+        Decision::PollAgain => PollOutcome::Continue,
+        Decision::Fail { kind: FailureKind::ConditionError | FailureKind::Internal, .. } => PollOutcome::Error,
+        Decision::Fail { .. } => PollOutcome::Fail,
     }
 }
 

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use super::Metrics;
 use super::labels::*;
+use super::values::{
+    ClientErrorKind, ConditionOutcome, ConditionPath, DropReason, HttpPollStatus, PollOutcome, StatusClass,
+};
+use crate::failure::FailureKind;
 
 /// Metric handles for one task type; cheap to clone (one `Arc`: every execution holds a clone).
 #[derive(Debug, Clone)]
@@ -66,10 +70,10 @@ impl Metrics {
             result_size: self.task_result_size.get_or_create_owned(&label),
             condition_native_time: self
                 .condition_evaluation_time
-                .get_or_create_owned(&TaskTypePath { taskType: name.to_owned(), path: "native" }),
+                .get_or_create_owned(&TaskTypePath { taskType: name.to_owned(), path: ConditionPath::Native.label() }),
             condition_engine_time: self
                 .condition_evaluation_time
-                .get_or_create_owned(&TaskTypePath { taskType: name.to_owned(), path: "engine" }),
+                .get_or_create_owned(&TaskTypePath { taskType: name.to_owned(), path: ConditionPath::Engine.label() }),
             queue_depth: self.queue_depth.get_or_create_owned(&label),
             superseded: self.results_superseded.get_or_create_owned(&label),
             updates_pending: self.updates_pending.get_or_create_owned(&label),
@@ -87,11 +91,12 @@ pub fn success(ok: bool) -> &'static str {
 
 impl TaskMetrics {
     /// A batch poll finished.
-    pub fn poll(&self, elapsed: Duration, error: Option<&'static str>) {
+    pub fn poll(&self, elapsed: Duration, error: Option<ClientErrorKind>) {
         self.task_poll.inc();
         let labels = TaskTypeStatus { taskType: self.name.clone(), status: success(error.is_none()) };
         self.all.task_poll_time.get_or_create(&labels).observe(elapsed.as_secs_f64());
-        if let Some(exception) = error {
+        if let Some(kind) = error {
+            let exception = kind.label();
             self.all.task_poll_error.get_or_create(&TaskTypeException { taskType: self.name.clone(), exception }).inc();
         }
     }
@@ -118,11 +123,12 @@ impl TaskMetrics {
     }
 
     /// An execution ended: `failure` is the closed-set kind when it failed.
-    pub fn execution_ended(&self, elapsed: Duration, failure: Option<&'static str>) {
+    pub fn execution_ended(&self, elapsed: Duration, failure: Option<FailureKind>) {
         let status = success(failure.is_none());
         let labels = TaskTypeStatus { taskType: self.name.clone(), status };
         self.all.task_execute_time.get_or_create(&labels).observe(elapsed.as_secs_f64());
-        if let Some(exception) = failure {
+        if let Some(kind) = failure {
+            let exception = kind.label();
             self.all
                 .task_execute_error
                 .get_or_create(&TaskTypeException { taskType: self.name.clone(), exception })
@@ -130,26 +136,29 @@ impl TaskMetrics {
         }
     }
 
-    /// One HTTP_POLL poll: `continue`, `complete`, `fail` or `error`.
-    pub fn poll_iteration(&self, outcome: &'static str) {
+    /// One HTTP_POLL poll and what it led to.
+    pub fn poll_iteration(&self, outcome: PollOutcome) {
+        let outcome = outcome.label();
         self.all.http_poll_iterations.get_or_create(&TaskTypeOutcome { taskType: self.name.clone(), outcome }).inc();
     }
 
     /// A whole HTTP_POLL task ended with `status` after `elapsed` since its first poll.
-    pub fn http_poll_finished(&self, status: &'static str, elapsed: Duration) {
+    pub fn http_poll_finished(&self, status: HttpPollStatus, elapsed: Duration) {
+        let status = status.label();
         let labels = TaskTypeStatus { taskType: self.name.clone(), status };
         self.all.http_poll_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
-    /// A target request finished; `status_class` is `2xx`..`5xx`, `error` or `timeout`.
-    pub fn target_request(&self, host: &str, status_class: &'static str, elapsed: Duration) {
-        let labels = Target { taskType: self.name.clone(), host: self.all.host_label(host), statusClass: status_class };
+    /// A target request finished.
+    pub fn target_request(&self, host: &str, status_class: StatusClass, elapsed: Duration) {
+        let host = self.all.host_label(host);
+        let labels = Target { taskType: self.name.clone(), host, statusClass: status_class.label() };
         self.all.target_request_time.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
-    /// A condition evaluation: `true`, `false`, `fail`, `error` or `timeout`; `native` when the native evaluator
-    /// answered it (else the engine did).
-    pub fn condition(&self, outcome: &'static str, native: bool, elapsed: Duration) {
+    /// A condition evaluation; `native` when the native evaluator answered it (else the engine did).
+    pub fn condition(&self, outcome: ConditionOutcome, native: bool, elapsed: Duration) {
+        let outcome = outcome.label();
         self.all.condition_evaluations.get_or_create(&TaskTypeOutcome { taskType: self.name.clone(), outcome }).inc();
         let time = if native { &self.condition_native_time } else { &self.condition_engine_time };
         time.observe(elapsed.as_secs_f64());
@@ -176,7 +185,8 @@ impl TaskMetrics {
     }
 
     /// An update attempt failed with `exception`; `retrying` when another attempt follows.
-    pub fn update_failed(&self, exception: &'static str, retrying: bool) {
+    pub fn update_failed(&self, kind: ClientErrorKind, retrying: bool) {
+        let exception = kind.label();
         self.all.task_update_error.get_or_create(&TaskTypeException { taskType: self.name.clone(), exception }).inc();
         if retrying {
             self.update_retries.inc();
@@ -190,8 +200,9 @@ impl TaskMetrics {
         self.result_size.observe(result_bytes as f64);
     }
 
-    /// A result could not be delivered: `lost`, `rejected` or `unknown_task`.
-    pub fn result_dropped(&self, reason: &'static str) {
+    /// A result could not be delivered.
+    pub fn result_dropped(&self, reason: DropReason) {
+        let reason = reason.label();
         self.all.results_dropped.get_or_create(&TaskTypeReason { taskType: self.name.clone(), reason }).inc();
     }
 

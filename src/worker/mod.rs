@@ -234,7 +234,7 @@ impl<C: ConductorApi> Worker<C> {
         let started = Instant::now();
         let outcome = isolated(self.deps.executor.execute(task, delivery), &self.deps.metrics).await;
         let failure = match &outcome.kind {
-            OutcomeKind::Failed { kind, .. } => Some(kind.name()),
+            OutcomeKind::Failed { kind, .. } => Some(*kind),
             _ => None,
         };
         self.metrics.execution_ended(started.elapsed(), failure);

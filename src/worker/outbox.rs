@@ -31,6 +31,7 @@ use super::backoff::Backoff;
 use crate::conductor::{ClientError, ConductorApi, EncodedResult};
 use crate::health::Health;
 use crate::metrics::TaskMetrics;
+use crate::metrics::values::DropReason;
 
 /// Sends in flight at once.
 const MAX_CONCURRENT_SENDS: usize = 16;
@@ -118,7 +119,7 @@ impl<C> std::fmt::Debug for Outbox<C> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Settled {
     Delivered,
-    Refused(&'static str),
+    Refused(DropReason),
     AlreadyFinal,
     Lost,
 }
@@ -302,10 +303,10 @@ impl<C: ConductorApi> Outbox<C> {
         }
         let settled = match self.inner.api.update_task(&pending.result).await {
             Ok(()) => Some(Settled::Delivered),
-            Err(ClientError::Status { code: 404, .. }) => Some(Settled::Refused("unknown_task")),
+            Err(ClientError::Status { code: 404, .. }) => Some(Settled::Refused(DropReason::UnknownTask)),
             Err(error) if !error.is_retryable() => {
                 tracing::error!(task_id = %pending.result.task_id, error = %error, "Server refused the result.");
-                Some(Settled::Refused("rejected"))
+                Some(Settled::Refused(DropReason::Rejected))
             }
             Err(error) => {
                 pending.last_error = error.to_string();
@@ -353,7 +354,7 @@ impl<C: ConductorApi> Outbox<C> {
             Settled::Lost => {
                 tracing::error!(task_id = %task_id, workflow_id = %pending.result.workflow_instance_id, attempts = pending.attempts,
                                         error = %pending.last_error, "Result LOST: updates kept failing for the whole retry window.");
-                pending.metrics.result_dropped("lost");
+                pending.metrics.result_dropped(DropReason::Lost);
             }
         }
         pending.metrics.update_finished(settled == Settled::Delivered, elapsed, pending.result.json.len());
@@ -388,7 +389,7 @@ impl<C: ConductorApi> Outbox<C> {
                 let left: Vec<String> = {
                     let schedule = self.inner.schedule.lock().unwrap_or_else(PoisonError::into_inner);
                     for Reverse(entry) in schedule.iter() {
-                        entry.pending.metrics.result_dropped("lost");
+                        entry.pending.metrics.result_dropped(DropReason::Lost);
                     }
                     schedule.iter().map(|Reverse(e)| e.pending.result.task_id.clone()).collect()
                 };

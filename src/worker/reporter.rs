@@ -24,6 +24,7 @@ use super::outbox::Outbox;
 use crate::conductor::{ClientError, ConductorApi, EncodedResult, PolledTask};
 use crate::health::Health;
 use crate::metrics::TaskMetrics;
+use crate::metrics::values::{ClientErrorKind, DropReason};
 
 /// The largest result (JSON bytes) sent through update-v2.
 pub const CHAIN_MAX_BYTES: usize = 64 << 10;
@@ -107,14 +108,14 @@ impl<C: ConductorApi> Reporter<C> {
         let outcome = match sent {
             Ok(next) => ReportOutcome::Delivered(next),
             Err(ClientError::Status { code: 404, .. }) => {
-                metrics.update_failed("Status4xx", false);
-                metrics.result_dropped("unknown_task");
+                metrics.update_failed(ClientErrorKind::Status4xx, false);
+                metrics.result_dropped(DropReason::UnknownTask);
                 tracing::warn!(task_id = %result.task_id, "Server does not know the task; result not delivered.");
                 ReportOutcome::UnknownTask
             }
             Err(error) if !error.is_retryable() => {
                 metrics.update_failed(error.kind(), false);
-                metrics.result_dropped("rejected");
+                metrics.result_dropped(DropReason::Rejected);
                 tracing::error!(task_id = %result.task_id, error = %error, "Server refused the result.");
                 ReportOutcome::Rejected(error.to_string())
             }
