@@ -88,7 +88,7 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
                 for task in tasks {
                     // A server may return more than asked (conductor-oss#369): take a free slot or hand it back.
                     let slot = slots.pop().or_else(|| worker.slots.try_acquire());
-                    worker.dispatch(task, slot, received_at);
+                    worker.dispatch.start(task, slot, received_at);
                 }
                 if early_empty {
                     drop(slots);
