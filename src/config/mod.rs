@@ -16,7 +16,9 @@
 //! The loader never reads the process environment or the file system itself: `main` passes both in, and tests
 //! pass maps. Every problem is collected before failing, so one run shows them all.
 
+pub mod catalog;
 mod layers;
+mod resolver;
 mod settings;
 
 use std::collections::HashMap;
@@ -27,7 +29,7 @@ use std::time::Duration;
 use url::Url;
 
 pub use layers::{ListenAddr, Source};
-pub use settings::{KNOWN_TASK_PROPS, load};
+pub use settings::load;
 
 /// The task type served when none is configured: the queue conductor-oss puts HTTP_POLL tasks on.
 pub const DEFAULT_TASK_TYPE: &str = "HTTP_POLL";
@@ -299,19 +301,6 @@ impl ConditionsConfig {
             recursion: self.max_recursion,
             timeout: self.timeout,
         }
-    }
-}
-
-/// Evaluator defaults, from the evaluator's own limits.
-fn conditions_default() -> ConditionsConfig {
-    let limits = crate::condition::Limits::default();
-    ConditionsConfig {
-        evaluators: 2,
-        evaluator_memory_bytes: 256 * 1024 * 1024,
-        evaluator_program: None,
-        timeout: limits.timeout,
-        max_loop_iterations: limits.loop_iterations,
-        max_recursion: limits.recursion,
     }
 }
 

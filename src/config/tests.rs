@@ -284,3 +284,71 @@ fn the_pod_waits_longer_than_the_grace() {
     assert!(pod >= grace + 5, "terminationGracePeriodSeconds {pod} vs grace {grace}");
     assert!(compose >= grace + 5, "stop_grace_period {compose}s vs grace {grace}");
 }
+
+/// Loading reads every catalogue entry, and nothing outside it: the catalogue is the list of settings.
+#[test]
+fn load_reads_exactly_the_catalog() {
+    let loaded = loaded(None, &[], CliOverrides::default());
+    let read: std::collections::BTreeSet<String> = loaded.settings.iter().map(|s| s.key.clone()).collect();
+    let mut expected: std::collections::BTreeSet<String> = catalog::GLOBAL.iter().map(|e| e.key().to_owned()).collect();
+    expected.extend(catalog::PER_TASK_TYPE.iter().map(|e| format!("task_types.HTTP_POLL.{}", e.key())));
+    expected.insert("task_types".into());
+    assert_eq!(read, expected);
+    assert_eq!(expected.len(), catalog::GLOBAL.len() + catalog::PER_TASK_TYPE.len() + 1, "keys are unique");
+}
+
+/// `(section, key)` of every `key = value` line of a TOML file, commented out (`# key = value`) or not.
+fn documented_keys(text: &str) -> Vec<(String, String, String)> {
+    let mut section = String::new();
+    let mut keys = Vec::new();
+    for line in text.lines() {
+        if let Some(header) = line.strip_prefix('[') {
+            section = header.trim_end_matches(']').to_owned();
+            continue;
+        }
+        let line = line.strip_prefix("# ").unwrap_or(line);
+        if let Some((key, value)) = line.split_once(" = ")
+            && !key.is_empty()
+            && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        {
+            keys.push((section.clone(), key.to_owned(), value.to_owned()));
+        }
+    }
+    keys
+}
+
+/// config/worker.toml shows every setting of the catalogue in its section, with its default (the host name and
+/// the secrets excepted), and names the SDK environment variables and flags each is also read from.
+#[test]
+fn worker_toml_documents_every_catalog_entry() {
+    let text = include_str!("../../config/worker.toml");
+    let documented = documented_keys(text);
+    let entries = catalog::GLOBAL
+        .iter()
+        .map(|e| (*e, e.key().split_once('.').map(|(s, k)| (s.to_owned(), k.to_owned())).unwrap()))
+        .chain(catalog::PER_TASK_TYPE.iter().map(|e| (*e, ("defaults".to_owned(), e.key().to_owned()))));
+    for (entry, (section, key)) in entries {
+        let Some((_, _, value)) = documented.iter().find(|(s, k, _)| *s == section && *k == key) else {
+            panic!("config/worker.toml does not show [{section}] {key}");
+        };
+        let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}")).unwrap()["v"].clone();
+        if !entry.secret() && key != "worker_id" {
+            assert!(
+                entry.is_default(&value),
+                "[{section}] {key} = {value} is not the default {}",
+                entry.default_text()
+            );
+        }
+    }
+    for entry in catalog::GLOBAL {
+        for name in entry.env() {
+            assert!(text.contains(name), "config/worker.toml does not name {name} ({})", entry.key());
+        }
+    }
+    let readme = include_str!("../../README.md");
+    for entry in catalog::PER_TASK_TYPE {
+        for prop in entry.env() {
+            assert!(readme.contains(&format!("`{prop}`")), "README does not name the SDK property {prop}");
+        }
+    }
+}

@@ -47,13 +47,15 @@ pub struct ExecutorSettings {
 }
 
 impl Default for ExecutorSettings {
+    /// The settings' defaults.
     fn default() -> Self {
+        use crate::config::catalog::{JITTER_RATIO, MAX_DELAY_SECS, MAX_OUTPUT_BYTES, MIN_INTERVAL_MS};
         Self {
             spec_defaults: SpecDefaults::default(),
-            max_poll_delay: Duration::from_secs(86_400),
-            min_poll_interval: Duration::ZERO,
-            jitter_ratio: 0.0,
-            max_output_bytes: 2 * 1024 * 1024,
+            max_poll_delay: Duration::from_secs((MAX_DELAY_SECS.default)()),
+            min_poll_interval: Duration::from_millis((MIN_INTERVAL_MS.default)()),
+            jitter_ratio: (JITTER_RATIO.default)(),
+            max_output_bytes: (MAX_OUTPUT_BYTES.default)(),
         }
     }
 }

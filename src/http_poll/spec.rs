@@ -51,11 +51,13 @@ pub struct SpecDefaults {
 }
 
 impl Default for SpecDefaults {
+    /// The settings' defaults.
     fn default() -> Self {
+        use crate::config::catalog::{CONNECT_TIMEOUT_MS, MAX_DELAY_SECS, READ_TIMEOUT_MS};
         Self {
-            connect_timeout: Duration::from_millis(3000),
-            read_timeout: Duration::from_millis(3000),
-            max_polling_interval: Duration::from_secs(86_400),
+            connect_timeout: Duration::from_millis((CONNECT_TIMEOUT_MS.default)()),
+            read_timeout: Duration::from_millis((READ_TIMEOUT_MS.default)()),
+            max_polling_interval: Duration::from_secs((MAX_DELAY_SECS.default)()),
         }
     }
 }
