@@ -14,22 +14,24 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
-use super::request::{HttpResponse, InvokeError, describe_target};
+use super::request::{HttpResponse, describe_target};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
 use super::step::{self, Before, WaitContext};
 use super::strategy::with_jitter;
 use super::target::Target;
-use super::termination::{Decision, FailureKind, Observation, decide_single, observe};
+use super::termination::{Decision, FailureKind, Observation, decide_single};
 use super::wait::Wait;
 use crate::clock::epoch_ms;
 use crate::condition::dollar::{Dollar, PollView};
-use crate::condition::{Condition, ConditionError, ConditionEvaluator, Path, Verdict};
+use crate::condition::{Condition, ConditionEvaluator};
 use crate::conductor::{Task, TaskOutput};
 use crate::logging::{SpanSlot, task_span};
 use crate::metrics::TaskMetrics;
-use crate::metrics::values::{ConditionOutcome, HttpPollStatus, PollOutcome, StatusClass};
-use crate::outbound::host_limits::HostLimits;
+use crate::metrics::values::HttpPollStatus;
+use exchange::{describe_exchange, iteration_outcome};
+
+mod exchange;
 
 /// Process-wide execution settings (from configuration).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,12 +121,6 @@ impl<'a> PollStart<'a> {
         });
         Self { task, input: to_text(input), last_response, state }
     }
-}
-
-/// One request's result: the observation for the decision and the response for the output.
-struct Exchange {
-    observation: Observation,
-    response: Option<HttpResponse>,
 }
 
 impl Executor {
@@ -305,46 +301,6 @@ impl Executor {
             .max(self.settings.min_poll_interval)
             .min(self.settings.max_poll_delay)
     }
-
-    /// Asks the condition (natively, else in an evaluator process); either way it is one evaluation in the metrics,
-    /// with its outcome, path and time.
-    async fn evaluate(
-        &self,
-        condition: &Condition,
-        dollar: &Dollar<'_>,
-        delivery: &Delivery,
-    ) -> Result<Verdict, ConditionError> {
-        let started = Instant::now();
-        let (result, path) = self.conditions.evaluate(condition, dollar).await;
-        let outcome = match &result {
-            Ok(Verdict::Holds) => ConditionOutcome::True,
-            Ok(Verdict::NotYet) => ConditionOutcome::False,
-            Ok(Verdict::Fails) => ConditionOutcome::Fail,
-            Err(ConditionError::Timeout(_)) => ConditionOutcome::Timeout,
-            Err(_) => ConditionOutcome::Error,
-        };
-        delivery.metrics.condition(outcome, path == Path::Native, started.elapsed());
-        result
-    }
-
-    /// One request; `None` when shutdown abandoned it in flight.
-    async fn send(&self, request: &RequestSpec, delivery: &Delivery, idempotency_key: &str) -> Option<Exchange> {
-        let target = describe_target(&request.method, &request.url);
-        let started = Instant::now();
-        let result = tokio::select! {
-            result = self.target.send(request, idempotency_key) => result,
-            () = delivery.stop_executing.cancelled() => return None,
-        };
-        let status_class = match &result {
-            Ok(response) => StatusClass::of(response.status),
-            Err(InvokeError::Timeout(_)) => StatusClass::Timeout,
-            Err(_) => StatusClass::Error,
-        };
-        delivery.metrics.target_request(&HostLimits::key(&request.url), status_class, started.elapsed());
-        let sent = result.as_ref().map(|response| (response.status, response.reason.as_str()));
-        let observation = observe(sent, &request.accepted, &target);
-        Some(Exchange { observation, response: result.ok() })
-    }
 }
 
 /// Sleeps for a hold, or until shutdown asks held tasks to park: then returns the callback for the time left.
@@ -358,33 +314,10 @@ async fn hold(delay: Duration, state: &PollState, delivery: &Delivery) -> Option
     parked
 }
 
-fn iteration_outcome(decision: &Decision) -> PollOutcome {
-    match decision {
-        Decision::Complete => PollOutcome::Complete,
-        Decision::PollAgain => PollOutcome::Continue,
-        Decision::Fail { kind: FailureKind::ConditionError | FailureKind::Internal, .. } => PollOutcome::Error,
-        Decision::Fail { .. } => PollOutcome::Fail,
-    }
-}
-
 fn response_output(response: Option<Box<RawValue>>, polls: Option<u32>) -> TaskOutput {
     let mut fields = Map::new();
     if let Some(polls) = polls {
         fields.insert("pollCount".into(), polls.into());
     }
     TaskOutput { fields, response }
-}
-
-fn describe_exchange(request: &RequestSpec, exchange: &Exchange, what: &str) -> String {
-    let target = describe_target(&request.method, &request.url);
-    match (&exchange.response, &exchange.observation) {
-        (Some(response), _) => format!(
-            "{what}: {target} answered {} {} in {} ms",
-            response.status,
-            response.reason,
-            response.elapsed.as_millis()
-        ),
-        (None, Observation::NoResponse(error)) => format!("{what}: {error}"),
-        (None, _) => format!("{what}: {target}: no response"),
-    }
 }
