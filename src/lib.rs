@@ -2,20 +2,23 @@
 //!
 //! Data flow, per task type:
 //! ```text
-//! poller ── acquire slot permits ──▶ batch poll (count = permits) ──▶ spawn one execution per task
+//! poller ── acquire slot permits ──▶ batch poll (count = permits) ──▶ dispatch: one execution per task + slot
 //!   ▲                                                                      │
 //!   └──────────── permit returns when the execution ends ◀── reporter ◀── executor (http_poll)
 //! ```
 //!
 //! Modules:
-//! - [`config`]: TOML + environment + flags → validated [`config::Config`], with the source of every value.
+//! - [`config`]: the settings catalogue; TOML + environment + flags → validated [`config::Config`], with the
+//!   source of every value.
 //! - [`conductor`]: the [`conductor::ConductorApi`] seam (batch poll, update) and its reqwest implementation.
 //! - [`http_poll`]: one task's lifecycle; pure decision modules plus the request and executor IO.
 //! - [`outbound`]: what task requests may reach (the host policy) and how many per host at once.
 //! - [`condition`]: `terminationCondition`s: natively where certain, else boa in evaluator processes.
 //! - [`failure`]: why a task failed, and whether that is terminal (the one mapping).
 //! - [`worker`]: a worker per task type: slots, the poll loop, dispatch and reporting.
+//! - [`metrics`]: every metric family and the closed sets of label values ([`closed_set`] declares them).
 //! - [`redact`]: secrets out of printed URLs.
+//! - `test_support` (tests only): the in-memory Conductor and target, and the loop harness.
 //! - [`app`]: wiring; [`admin`]: `/healthz` and `/readyz`; [`shutdown`]: signals; [`eval`]: the `eval` command.
 //!
 //! Glossary:
