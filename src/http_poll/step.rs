@@ -16,24 +16,8 @@ use std::time::Duration;
 
 use super::state::PollState;
 use super::termination::{Decision, Observation, decide_poll};
-use super::wait::{self, Wait, WaitInputs};
-
-/// What a wait depends on, besides how long it is.
-#[derive(Debug, Clone, Copy)]
-pub struct WaitContext {
-    /// Waits at or above this park.
-    pub park_threshold: Duration,
-    /// How long this delivery has been held without an update to the server.
-    pub held_for: Duration,
-    /// The longest the next request may take.
-    pub next_request_budget: Duration,
-    /// The TaskDef's `responseTimeoutSeconds`, if any.
-    pub response_timeout: Option<Duration>,
-    /// Shutdown has begun.
-    pub shutting_down: bool,
-    /// This delivery came back before its callback time and has not polled yet.
-    pub came_back_early: bool,
-}
+pub use super::wait::WaitContext;
+use super::wait::{self, Wait};
 
 /// Before a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +34,7 @@ pub fn before_poll(state: &PollState, now_ms: u64, context: WaitContext) -> Befo
     if delay.is_zero() {
         return Before::PollNow;
     }
-    Before::Wait(wait::choose(WaitInputs {
-        delay,
-        park_threshold: context.park_threshold,
-        held_for: context.held_for,
-        next_request_budget: context.next_request_budget,
-        response_timeout: context.response_timeout,
-        shutting_down: context.shutting_down,
-        came_back_early: context.came_back_early,
-    }))
+    Before::Wait(wait::choose(delay, &context))
 }
 
 /// A poll was sent and answered (or failed) at `now_ms`: it counts.

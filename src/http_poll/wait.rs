@@ -27,11 +27,9 @@ pub enum Wait {
     },
 }
 
-/// Everything the choice depends on.
+/// What the choice depends on, besides how long the wait is.
 #[derive(Debug, Clone, Copy)]
-pub struct WaitInputs {
-    /// How long until the next poll is due.
-    pub delay: Duration,
+pub struct WaitContext {
     /// Waits at or above this park (0 parks every wait).
     pub park_threshold: Duration,
     /// How long this delivery has been held without an update to the server.
@@ -54,30 +52,29 @@ fn safety_margin(response_timeout: Duration) -> Duration {
     (response_timeout / 10).max(Duration::from_secs(2))
 }
 
-/// Chooses hold or park.
-pub fn choose(inputs: WaitInputs) -> Wait {
-    let park = Wait::Park { callback_after_secs: inputs.delay.as_secs_f64().ceil() as u64 };
-    let rest_of_a_park = inputs.came_back_early && inputs.delay <= EARLY_RETURN_HOLD_MAX;
-    if inputs.shutting_down || (inputs.delay >= inputs.park_threshold && !rest_of_a_park) {
+/// Chooses how to spend a wait of `delay`: hold or park.
+pub fn choose(delay: Duration, context: &WaitContext) -> Wait {
+    let park = Wait::Park { callback_after_secs: delay.as_secs_f64().ceil() as u64 };
+    let rest_of_a_park = context.came_back_early && delay <= EARLY_RETURN_HOLD_MAX;
+    if context.shutting_down || (delay >= context.park_threshold && !rest_of_a_park) {
         return park;
     }
-    let Some(timeout) = inputs.response_timeout else {
+    let Some(timeout) = context.response_timeout else {
         return park;
     };
-    let needed = inputs.held_for + inputs.delay + inputs.next_request_budget + safety_margin(timeout);
+    let needed = context.held_for + delay + context.next_request_budget + safety_margin(timeout);
     if needed > timeout {
         return park;
     }
-    Wait::Hold(inputs.delay)
+    Wait::Hold(delay)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn inputs(delay_ms: u64) -> WaitInputs {
-        WaitInputs {
-            delay: Duration::from_millis(delay_ms),
+    fn context() -> WaitContext {
+        WaitContext {
             park_threshold: Duration::from_secs(30),
             held_for: Duration::ZERO,
             next_request_budget: Duration::from_secs(6),
@@ -87,64 +84,76 @@ mod tests {
         }
     }
 
+    fn after_ms(delay_ms: u64, context: WaitContext) -> Wait {
+        choose(Duration::from_millis(delay_ms), &context)
+    }
+
     #[test]
     fn the_short_rest_of_a_parked_wait_is_held_not_parked_again() {
-        let early = |delay_ms| WaitInputs { park_threshold: Duration::ZERO, came_back_early: true, ..inputs(delay_ms) };
-        assert_eq!(choose(early(600)), Wait::Hold(Duration::from_millis(600)));
-        assert_eq!(choose(early(2_000)), Wait::Hold(Duration::from_secs(2)));
-        assert_eq!(choose(early(2_001)), Wait::Park { callback_after_secs: 3 }, "a long rest parks again");
-        let unprotected = WaitInputs { response_timeout: None, ..early(600) };
-        assert_eq!(choose(unprotected), Wait::Park { callback_after_secs: 1 }, "no response timeout: never hold");
-        let stopping = WaitInputs { shutting_down: true, ..early(600) };
-        assert_eq!(choose(stopping), Wait::Park { callback_after_secs: 1 });
-        let tight = WaitInputs { response_timeout: Some(Duration::from_secs(5)), ..early(600) };
-        assert_eq!(choose(tight), Wait::Park { callback_after_secs: 1 }, "the hold must fit the response timeout");
+        let early = WaitContext { park_threshold: Duration::ZERO, came_back_early: true, ..context() };
+        assert_eq!(after_ms(600, early), Wait::Hold(Duration::from_millis(600)));
+        assert_eq!(after_ms(2_000, early), Wait::Hold(Duration::from_secs(2)));
+        assert_eq!(after_ms(2_001, early), Wait::Park { callback_after_secs: 3 }, "a long rest parks again");
+        let unprotected = WaitContext { response_timeout: None, ..early };
+        assert_eq!(
+            after_ms(600, unprotected),
+            Wait::Park { callback_after_secs: 1 },
+            "no response timeout: never hold"
+        );
+        let stopping = WaitContext { shutting_down: true, ..early };
+        assert_eq!(after_ms(600, stopping), Wait::Park { callback_after_secs: 1 });
+        let tight = WaitContext { response_timeout: Some(Duration::from_secs(5)), ..early };
+        assert_eq!(
+            after_ms(600, tight),
+            Wait::Park { callback_after_secs: 1 },
+            "the hold must fit the response timeout"
+        );
     }
 
     #[test]
     fn without_a_response_timeout_every_wait_parks() {
-        let unprotected = WaitInputs { response_timeout: None, ..inputs(500) };
-        assert_eq!(choose(unprotected), Wait::Park { callback_after_secs: 1 });
+        let unprotected = WaitContext { response_timeout: None, ..context() };
+        assert_eq!(after_ms(500, unprotected), Wait::Park { callback_after_secs: 1 });
     }
 
     #[test]
     fn threshold_decides_when_the_timeout_is_far() {
-        assert_eq!(choose(inputs(5_000)), Wait::Hold(Duration::from_secs(5)));
-        assert_eq!(choose(inputs(250)), Wait::Hold(Duration::from_millis(250)));
-        assert_eq!(choose(inputs(29_999)), Wait::Hold(Duration::from_millis(29_999)));
-        assert_eq!(choose(inputs(30_000)), Wait::Park { callback_after_secs: 30 });
-        assert_eq!(choose(inputs(90_500)), Wait::Park { callback_after_secs: 91 });
+        assert_eq!(after_ms(5_000, context()), Wait::Hold(Duration::from_secs(5)));
+        assert_eq!(after_ms(250, context()), Wait::Hold(Duration::from_millis(250)));
+        assert_eq!(after_ms(29_999, context()), Wait::Hold(Duration::from_millis(29_999)));
+        assert_eq!(after_ms(30_000, context()), Wait::Park { callback_after_secs: 30 });
+        assert_eq!(after_ms(90_500, context()), Wait::Park { callback_after_secs: 91 });
     }
 
     #[test]
     fn zero_threshold_parks_every_wait_rounded_up() {
-        let zero = |delay_ms| WaitInputs { park_threshold: Duration::ZERO, ..inputs(delay_ms) };
-        assert_eq!(choose(zero(1)), Wait::Park { callback_after_secs: 1 });
-        assert_eq!(choose(zero(1_000)), Wait::Park { callback_after_secs: 1 });
-        assert_eq!(choose(zero(1_001)), Wait::Park { callback_after_secs: 2 });
-        assert_eq!(choose(zero(0)), Wait::Park { callback_after_secs: 0 });
+        let zero = WaitContext { park_threshold: Duration::ZERO, ..context() };
+        assert_eq!(after_ms(1, zero), Wait::Park { callback_after_secs: 1 });
+        assert_eq!(after_ms(1_000, zero), Wait::Park { callback_after_secs: 1 });
+        assert_eq!(after_ms(1_001, zero), Wait::Park { callback_after_secs: 2 });
+        assert_eq!(after_ms(0, zero), Wait::Park { callback_after_secs: 0 });
     }
 
     #[test]
     fn a_hold_must_fit_the_response_timeout() {
-        let with_timeout = |held_secs, timeout_secs| WaitInputs {
+        let with_timeout = |held_secs, timeout_secs| WaitContext {
             held_for: Duration::from_secs(held_secs),
             response_timeout: Some(Duration::from_secs(timeout_secs)),
-            ..inputs(5_000)
+            ..context()
         };
         // 0 + 5 + 6 + max(2, 3) = 14 <= 30: hold.
-        assert_eq!(choose(with_timeout(0, 30)), Wait::Hold(Duration::from_secs(5)));
+        assert_eq!(after_ms(5_000, with_timeout(0, 30)), Wait::Hold(Duration::from_secs(5)));
         // 17 + 5 + 6 + 3 = 31 > 30: park.
-        assert_eq!(choose(with_timeout(17, 30)), Wait::Park { callback_after_secs: 5 });
+        assert_eq!(after_ms(5_000, with_timeout(17, 30)), Wait::Park { callback_after_secs: 5 });
         // A response timeout shorter than one request: always park.
-        assert_eq!(choose(with_timeout(0, 5)), Wait::Park { callback_after_secs: 5 });
-        assert_eq!(choose(with_timeout(250, 300)), Wait::Hold(Duration::from_secs(5)));
-        assert_eq!(choose(with_timeout(260, 300)), Wait::Park { callback_after_secs: 5 });
+        assert_eq!(after_ms(5_000, with_timeout(0, 5)), Wait::Park { callback_after_secs: 5 });
+        assert_eq!(after_ms(5_000, with_timeout(250, 300)), Wait::Hold(Duration::from_secs(5)));
+        assert_eq!(after_ms(5_000, with_timeout(260, 300)), Wait::Park { callback_after_secs: 5 });
     }
 
     #[test]
     fn shutdown_parks_even_short_waits() {
-        let stopping = WaitInputs { shutting_down: true, ..inputs(100) };
-        assert_eq!(choose(stopping), Wait::Park { callback_after_secs: 1 });
+        let stopping = WaitContext { shutting_down: true, ..context() };
+        assert_eq!(after_ms(100, stopping), Wait::Park { callback_after_secs: 1 });
     }
 }

@@ -15,7 +15,9 @@ use std::sync::atomic::Ordering;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::conductor::{ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, Task};
+use crate::conductor::{
+    ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, Task, TaskResult, TaskResultStatus,
+};
 
 /// One poll the worker made.
 #[derive(Debug, Clone)]
@@ -90,6 +92,25 @@ impl FakeConductor {
         self.deliveries.fetch_add(tasks.len(), Ordering::SeqCst);
         tasks
     }
+}
+
+/// A COMPLETED result for `task_id` with an empty output.
+pub fn completed_result(task_id: &str) -> TaskResult {
+    TaskResult {
+        workflow_instance_id: "wf".into(),
+        task_id: task_id.into(),
+        worker_id: "me".into(),
+        status: TaskResultStatus::Completed,
+        reason_for_incompletion: None,
+        callback_after_seconds: 0,
+        output_data: Default::default(),
+        logs: vec![],
+    }
+}
+
+/// [`completed_result`], encoded.
+pub fn completed(task_id: &str) -> EncodedResult {
+    EncodedResult::new(&completed_result(task_id))
 }
 
 /// A first delivery of an HTTP or HTTP_POLL task with this input (one hour of response timeout).

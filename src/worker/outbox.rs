@@ -406,23 +406,9 @@ impl<C: ConductorApi> Outbox<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conductor::{TaskResult, TaskResultStatus};
     use crate::metrics::Metrics;
-    use crate::test_support::FakeConductor;
+    use crate::test_support::{FakeConductor, completed};
     use prometheus_client::registry::Registry;
-
-    fn result(task_id: &str) -> EncodedResult {
-        EncodedResult::new(&TaskResult {
-            workflow_instance_id: "wf".into(),
-            task_id: task_id.into(),
-            worker_id: "me".into(),
-            status: TaskResultStatus::Completed,
-            reason_for_incompletion: None,
-            callback_after_seconds: 0,
-            output_data: Default::default(),
-            logs: vec![],
-        })
-    }
 
     fn setup() -> (Arc<FakeConductor>, Outbox<FakeConductor>, TaskMetrics, Arc<Registry>, CancellationToken) {
         let mut registry = Registry::default();
@@ -443,7 +429,7 @@ mod tests {
         let (api, outbox, metrics, registry, _stop) = setup();
         api.fail_next([ClientError::Status { code: 503, body: String::new() }, ClientError::Transport("reset".into())]);
         let error = ClientError::Transport("first".into());
-        outbox.push(result("a"), metrics, Instant::now() + Duration::from_secs(60), &error).await;
+        outbox.push(completed("a"), metrics, Instant::now() + Duration::from_secs(60), &error).await;
         assert_eq!(outbox.len(), 1);
         assert!(outbox.flush(Instant::now() + Duration::from_secs(30)).await);
         assert_eq!(api.delivered.lock().unwrap().len(), 1);
@@ -462,7 +448,7 @@ mod tests {
         api.always_fail.store(true, Ordering::SeqCst);
         let started = Instant::now();
         outbox
-            .push(result("doomed"), metrics, started + Duration::from_secs(20), &ClientError::Transport("x".into()))
+            .push(completed("doomed"), metrics, started + Duration::from_secs(20), &ClientError::Transport("x".into()))
             .await;
         assert!(outbox.flush(started + Duration::from_secs(120)).await);
         assert!(
@@ -482,7 +468,7 @@ mod tests {
         api.always_fail.store(true, Ordering::SeqCst);
         let started = Instant::now();
         outbox
-            .push(result("late"), metrics, started + Duration::from_secs(10), &ClientError::Transport("down".into()))
+            .push(completed("late"), metrics, started + Duration::from_secs(10), &ClientError::Transport("down".into()))
             .await;
         let back = api.clone();
         tokio::spawn(async move {
@@ -502,7 +488,7 @@ mod tests {
         *api.status.lock().unwrap() = Some("COMPLETED".into());
         outbox
             .push(
-                result("done-elsewhere"),
+                completed("done-elsewhere"),
                 metrics,
                 Instant::now() + Duration::from_secs(3600),
                 &ClientError::Transport("x".into()),
@@ -524,7 +510,7 @@ mod tests {
         api.fail_next([ClientError::Status { code: 400, body: "bad".into() }]);
         outbox
             .push(
-                result("refused"),
+                completed("refused"),
                 metrics.clone(),
                 Instant::now() + Duration::from_secs(60),
                 &ClientError::Transport("x".into()),
@@ -536,7 +522,7 @@ mod tests {
         api.always_fail.store(true, Ordering::SeqCst);
         outbox
             .push(
-                result("stuck"),
+                completed("stuck"),
                 metrics,
                 Instant::now() + Duration::from_secs(3600),
                 &ClientError::Transport("x".into()),

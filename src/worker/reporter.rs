@@ -145,26 +145,8 @@ mod tests {
     use prometheus_client::registry::Registry;
 
     use super::*;
-    use crate::conductor::{TaskResult, TaskResultStatus};
     use crate::metrics::Metrics;
-    use crate::test_support::FakeConductor;
-
-    fn completed(task_id: &str) -> EncodedResult {
-        EncodedResult::new(&completed_result(task_id))
-    }
-
-    fn completed_result(task_id: &str) -> TaskResult {
-        TaskResult {
-            workflow_instance_id: "wf".into(),
-            task_id: task_id.into(),
-            worker_id: "me".into(),
-            status: TaskResultStatus::Completed,
-            reason_for_incompletion: None,
-            callback_after_seconds: 0,
-            output_data: Default::default(),
-            logs: vec![],
-        }
-    }
+    use crate::test_support::{FakeConductor, completed, completed_result};
 
     /// The 50 x 1 MiB run on a real server: a chained update timed out, and the task the server had assigned in
     /// its reply waited for its response timeout. While updates fail, results are not chained.
