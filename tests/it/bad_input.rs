@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use crate::support::fake_orkes::{FakeOrkes, UpdateV2};
 use crate::support::{example_api, start_worker};
+use fake_conductor::{FakeConductor, UpdateV2};
 
 /// (task input, a fragment the reason must contain: the field, and for conditions what went wrong)
 fn malformed(api: &str) -> Vec<(Value, &'static str)> {
@@ -108,7 +108,7 @@ fn malformed(api: &str) -> Vec<(Value, &'static str)> {
 #[tokio::test]
 async fn malformed_inputs_fail_terminally_naming_the_field_and_the_worker_keeps_serving() {
     let api = example_api(Duration::ZERO).await;
-    let fake = FakeOrkes::start(None, Duration::from_secs(600), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(None, Duration::from_secs(600), UpdateV2::Supported).await;
     let cases = malformed(&api.base);
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let good = json!({"http_request": {"uri": format!("{}/healthz", api.base), "method": "GET"}});

@@ -15,8 +15,8 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::support::fake_orkes::{FakeOrkes, UpdateV2};
 use crate::support::{Conductor, WorkerProcess, start_worker, unique};
+use fake_conductor::{FakeConductor, UpdateV2};
 
 /// A JSON body of about `bytes`, shaped like a real listing (many small objects, so that a JSON tree of it would
 /// cost several times its size), with `status` first.
@@ -147,7 +147,7 @@ async fn fifty_tasks_polling_one_mib_bodies_all_complete() {
 async fn a_full_outbox_stops_new_work_and_loses_no_result() {
     const TASKS: usize = 20;
     let (base, seen) = large_body_target(300 * 1024, 0).await;
-    let fake = FakeOrkes::start(None, Duration::from_secs(600), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(None, Duration::from_secs(600), UpdateV2::Supported).await;
     fake.fail_updates(true);
     let ids: Vec<String> = (0..TASKS)
         .map(|n| fake.enqueue("outbox", json!({"http_request": {"uri": format!("{base}/jobs/{n}"), "method": "GET"}})))

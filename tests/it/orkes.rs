@@ -1,4 +1,4 @@
-//! Orkes-only behaviour against the fake Orkes server: authentication (token exchange, `X-Authorization`,
+//! Orkes-only behaviour against `fake-conductor` with Orkes authentication: authentication (token exchange, `X-Authorization`,
 //! refresh on expiry with one request for everyone, failing credentials without exiting) and servers without
 //! `update-v2`.
 
@@ -7,12 +7,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::support::fake_orkes::{FakeOrkes, UpdateV2};
 use crate::support::{example_api, start_worker};
+use fake_conductor::{FakeConductor, UpdateV2};
 
 const KEY: (&str, &str) = ("app-key-id-4711", "app-key-secret-0815");
 
-fn auth_env(fake: &FakeOrkes) -> Vec<(&'static str, String)> {
+fn auth_env(fake: &FakeConductor) -> Vec<(&'static str, String)> {
     vec![
         ("CONDUCTOR_SERVER_URL", fake.api.clone()),
         ("CONDUCTOR_AUTH_KEY", KEY.0.to_owned()),
@@ -44,7 +44,7 @@ fn call_input(base: &str) -> Value {
 #[tokio::test]
 async fn tokens_are_sent_refreshed_once_and_failures_never_stop_the_worker() {
     let api = example_api(Duration::ZERO).await;
-    let fake = FakeOrkes::start(Some(KEY), Duration::from_secs(600), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(Some(KEY), Duration::from_secs(600), UpdateV2::Supported).await;
     let env = auth_env(&fake);
     let worker = start_worker(&["auth_a", "auth_b"], &as_refs(&env)).await;
 
@@ -98,7 +98,7 @@ async fn tokens_are_sent_refreshed_once_and_failures_never_stop_the_worker() {
 #[tokio::test]
 async fn tokens_are_refreshed_before_they_expire() {
     let api = example_api(Duration::ZERO).await;
-    let fake = FakeOrkes::start(Some(KEY), Duration::from_secs(3), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(Some(KEY), Duration::from_secs(3), UpdateV2::Supported).await;
     let env = auth_env(&fake);
     let _worker = start_worker(&["jwt_refresh"], &as_refs(&env)).await;
     let started = Instant::now();
@@ -115,7 +115,7 @@ async fn tokens_are_refreshed_before_they_expire() {
 
 async fn fallback_case(mode: UpdateV2) {
     let api = example_api(Duration::ZERO).await;
-    let fake = FakeOrkes::start(None, Duration::from_secs(600), mode).await;
+    let fake = FakeConductor::orkes(None, Duration::from_secs(600), mode).await;
     // One slot: reports happen one after another, so the switch to POST /tasks is observable after the first.
     let env = [("CONDUCTOR_SERVER_URL", fake.api.clone()), ("CONDUCTOR_WORKER_ALL_CONCURRENCY", "1".to_owned())];
     let _worker = start_worker(&["old_server"], &as_refs(&env)).await;
@@ -142,22 +142,16 @@ async fn update_v2_answered_405_falls_back_to_post_tasks() {
 #[tokio::test]
 async fn update_v2_replies_carry_the_next_task() {
     let api = example_api(Duration::ZERO).await;
-    let fake = FakeOrkes::start(None, Duration::from_secs(600), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(None, Duration::from_secs(600), UpdateV2::Supported).await;
     let env = [("CONDUCTOR_SERVER_URL", fake.api.clone()), ("CONDUCTOR_WORKER_ALL_CONCURRENCY", "1".to_owned())];
     let _worker = start_worker(&["chained"], &as_refs(&env)).await;
-    for _ in 0..5 {
-        fake.enqueue("chained", call_input(&api.base));
-    }
+    let queued: Vec<String> = (0..5).map(|_| fake.enqueue("chained", call_input(&api.base))).collect();
     wait_for("5 results", Duration::from_secs(10), || fake.results().len() >= 5).await;
     assert!(fake.results().iter().all(|(endpoint, _)| endpoint == "/api/tasks/update-v2"), "{:?}", fake.results());
     assert_eq!(fake.chained(), 4, "with one slot, tasks 2-5 arrive in update-v2 replies: {:?}", fake.calls());
     let results = fake.results();
     let ids: Vec<_> = results.iter().map(|(_, r)| r["taskId"].as_str().unwrap_or_default().to_owned()).collect();
-    assert_eq!(
-        ids,
-        (1..=5).map(|n| format!("chained:{n}")).collect::<Vec<_>>(),
-        "executed in queue order, one at a time"
-    );
+    assert_eq!(ids, queued, "executed in queue order, one at a time");
 }
 
 /// A server whose `/api/token` answered 404 (a gateway mid-rollout) and that then requires a token: the first
@@ -165,7 +159,7 @@ async fn update_v2_replies_carry_the_next_task() {
 #[tokio::test]
 async fn a_404_from_the_token_endpoint_is_not_trusted_for_life() {
     let api = example_api(Duration::ZERO).await;
-    let fake = FakeOrkes::start(None, Duration::from_secs(600), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(None, Duration::from_secs(600), UpdateV2::Supported).await;
     let env = auth_env(&fake);
     let _worker = start_worker(&["reprobe"], &as_refs(&env)).await;
     fake.enqueue("reprobe", call_input(&api.base));
@@ -187,7 +181,7 @@ async fn a_404_from_the_token_endpoint_is_not_trusted_for_life() {
 #[tokio::test]
 async fn a_401_on_an_update_refreshes_the_token_and_the_result_is_delivered() {
     let api = example_api(Duration::ZERO).await;
-    let fake = FakeOrkes::start(Some(KEY), Duration::from_secs(600), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(Some(KEY), Duration::from_secs(600), UpdateV2::Supported).await;
     let env = auth_env(&fake);
     let worker = start_worker(&["refused"], &as_refs(&env)).await;
     fake.refuse_next_updates(1);

@@ -1,6 +1,6 @@
 //! Secrets never reach the logs or the task's output and execution log: the Orkes key and secret, the tokens,
 //! Authorization-like request headers, configured sensitive headers, and secret response headers. The worker runs
-//! as the real binary with `RUST_LOG=trace` and JSON logs, against the fake Orkes server (so tokens are in play).
+//! as the real binary with `RUST_LOG=trace` and JSON logs, against `fake-conductor` with Orkes authentication (so tokens are in play).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::support::WorkerProcess;
-use crate::support::fake_orkes::{FakeOrkes, UpdateV2};
+use fake_conductor::{FakeConductor, UpdateV2};
 
 const KEY_ID: &str = "key-id-9b1e2c7d";
 const KEY_SECRET: &str = "key-secret-5f0a3e88";
@@ -49,7 +49,7 @@ async fn echo_target() -> String {
 #[tokio::test]
 async fn secrets_are_never_logged_nor_stored() {
     let target = echo_target().await;
-    let fake = FakeOrkes::start(Some((KEY_ID, KEY_SECRET)), Duration::from_secs(2), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(Some((KEY_ID, KEY_SECRET)), Duration::from_secs(2), UpdateV2::Supported).await;
     let headers: serde_json::Map<String, serde_json::Value> =
         REQUEST_SECRETS.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
     let call = json!({"http_request": {"uri": format!("{target}/echo?token=sekrit-query-7777"), "method": "GET", "headers": headers}});

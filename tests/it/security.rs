@@ -11,8 +11,8 @@ use axum::routing::{any, get};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::support::fake_orkes::{FakeOrkes, UpdateV2};
 use crate::support::start_worker;
+use fake_conductor::{FakeConductor, UpdateV2};
 
 async fn target() -> String {
     let router = Router::new()
@@ -40,7 +40,7 @@ async fn target() -> String {
 
 /// Runs `inputs` as single-call tasks through a worker configured with `env`; returns each task's result body.
 async fn run(inputs: Vec<Value>, env: &[(&str, &str)]) -> Vec<Value> {
-    let fake = FakeOrkes::start(None, Duration::from_secs(600), UpdateV2::Supported).await;
+    let fake = FakeConductor::orkes(None, Duration::from_secs(600), UpdateV2::Supported).await;
     let ids: Vec<String> =
         inputs.into_iter().map(|input| fake.enqueue("guarded", json!({"http_request": input}))).collect();
     let mut vars = vec![("CONDUCTOR_SERVER_URL", fake.api.as_str())];

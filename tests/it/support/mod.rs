@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod fake_orkes;
-
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
