@@ -18,6 +18,10 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::{Conductor, tutorial_workflow, unique};
+
 /// The task types the replicas serve (scripts/cluster.sh): one-call tasks, polls held in the worker between
 /// requests, and polls parked on the server between requests (park_threshold_secs = 0).
 pub const INVOKE: &str = "cluster_invoke";
@@ -29,11 +33,6 @@ pub const POLL_PARK: &str = "cluster_poll_park";
 /// Epoch milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-/// A name no earlier run against the same cluster used.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{:08x}", std::process::id(), fastrand::u32(..))
 }
 
 fn repo() -> PathBuf {
@@ -115,7 +114,7 @@ impl Cluster {
 
     /// A client for node 1 or 2.
     pub fn node(&self, node: usize) -> Conductor {
-        Conductor::new(self.node_url(node))
+        Conductor::at(&self.node_url(node))
     }
 
     /// The TaskDefs' responseTimeoutSeconds (scripts/cluster.sh registers them).
@@ -203,130 +202,6 @@ impl Metrics {
     }
 }
 
-/// REST calls to one conductor node.
-#[derive(Debug, Clone)]
-pub struct Conductor {
-    http: reqwest::Client,
-    /// `http://127.0.0.1:PORT/api`.
-    pub base: String,
-}
-
-impl Conductor {
-    /// A client for the API root `base`.
-    pub fn new(base: String) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Self { http, base }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> String {
-        // A node under load may answer slowly or reset a connection: retry transport errors a few times.
-        let mut last = String::new();
-        for attempt in 0..5 {
-            let Some(request) = request.try_clone() else { break };
-            match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let body = response.text().await.unwrap_or_default();
-                    assert!(status.is_success(), "{} answered {status}: {body}", self.base);
-                    return body;
-                }
-                Err(e) => {
-                    last = e.to_string();
-                    tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
-                }
-            }
-        }
-        panic!("{} unreachable: {last}", self.base)
-    }
-
-    /// Creates or replaces a workflow definition.
-    pub async fn put_workflow(&self, def: &Value) {
-        self.send(self.http.put(format!("{}/metadata/workflow", self.base)).json(&[def])).await;
-    }
-
-    /// A TaskDef, or None.
-    pub async fn task_def(&self, name: &str) -> Option<Value> {
-        let response = self.http.get(format!("{}/metadata/taskdefs/{name}", self.base)).send().await.ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        serde_json::from_str(&response.text().await.ok()?).ok()
-    }
-
-    /// Starts a workflow; returns its id.
-    pub async fn start(&self, name: &str, input: Value) -> String {
-        self.send(self.http.post(format!("{}/workflow/{name}", self.base)).json(&input)).await
-    }
-
-    /// The workflow with its tasks.
-    pub async fn workflow(&self, id: &str) -> Value {
-        let body = self.send(self.http.get(format!("{}/workflow/{id}?includeTasks=true", self.base))).await;
-        serde_json::from_str(&body).expect("workflow JSON")
-    }
-
-    /// Ids of the workflows of this definition still running.
-    pub async fn running(&self, name: &str) -> Vec<String> {
-        let body = self.send(self.http.get(format!("{}/workflow/running/{name}?version=1", self.base))).await;
-        serde_json::from_str(&body).expect("a JSON list of ids")
-    }
-
-    /// Waits until no workflow of `names` is running; panics with the stragglers after `timeout`. Prints progress.
-    pub async fn wait_all_done(&self, names: &[&str], timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        let mut last_print = Instant::now();
-        loop {
-            let mut running = Vec::new();
-            for name in names {
-                running.extend(self.running(name).await);
-            }
-            if running.is_empty() {
-                return;
-            }
-            if last_print.elapsed() > Duration::from_secs(10) {
-                eprintln!("  {} workflows still running", running.len());
-                last_print = Instant::now();
-            }
-            if Instant::now() >= deadline {
-                let sample = self.workflow(&running[0]).await;
-                panic!("{} workflows still running after {timeout:?}, e.g. {sample:#}", running.len());
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
-
-    /// Fetches many workflows, a few at a time.
-    pub async fn workflows(&self, ids: &[String]) -> Vec<Value> {
-        let limit = Arc::new(Semaphore::new(8));
-        let mut set = JoinSet::new();
-        for (n, id) in ids.iter().enumerate() {
-            let (client, id, limit) = (self.clone(), id.clone(), limit.clone());
-            set.spawn(async move {
-                let _permit = limit.acquire_owned().await.expect("semaphore");
-                (n, client.workflow(&id).await)
-            });
-        }
-        let mut out: Vec<(usize, Value)> = set.join_all().await;
-        out.sort_by_key(|(n, _)| *n);
-        out.into_iter().map(|(_, w)| w).collect()
-    }
-
-    /// The last task with this reference name.
-    pub fn task<'a>(workflow: &'a Value, reference: &str) -> &'a Value {
-        workflow["tasks"]
-            .as_array()
-            .and_then(|tasks| tasks.iter().rev().find(|t| t["referenceTaskName"] == reference))
-            .unwrap_or_else(|| panic!("no task {reference} in {workflow:#}"))
-    }
-
-    /// Every attempt of the task with this reference name (retries included), oldest first.
-    pub fn attempts<'a>(workflow: &'a Value, reference: &str) -> Vec<&'a Value> {
-        workflow["tasks"]
-            .as_array()
-            .map(|tasks| tasks.iter().filter(|t| t["referenceTaskName"] == reference).collect())
-            .unwrap_or_default()
-    }
-}
-
 /// Starts `count` workflows, spread over `nodes` in turn, at most `rate_per_sec` a second (0 = as fast as 8
 /// concurrent requests go); returns (workflow id, request id) in start order.
 pub async fn start_many(
@@ -395,23 +270,7 @@ impl Api {
 /// the workflow name.
 pub async fn register_tutorial_workflow(conductor: &Conductor, api: &Api, poll_task: &str, interval: &str) -> String {
     let name = unique(&format!("cluster_{poll_task}"));
-    conductor
-        .put_workflow(&json!({
-            "name": name, "version": 1, "schemaVersion": 2, "ownerEmail": "cluster@example.com",
-            "inputParameters": ["requestId"],
-            "tasks": [
-                {"name": INVOKE, "taskReferenceName": "invoke", "type": "SIMPLE", "inputParameters": {"http_request": {
-                    "uri": format!("{}/invoke-lambda", api.base), "method": "POST",
-                    "headers": {"Content-Type": "application/json", "X-Amz-Invocation-Type": "Event"},
-                    "body": {"requestId": "${workflow.input.requestId}"}}}},
-                {"name": poll_task, "taskReferenceName": "poll", "type": "SIMPLE", "inputParameters": {"http_request": {
-                    "uri": format!("{}/${{workflow.input.requestId}}", api.base), "method": "GET",
-                    "terminationCondition": "(function(){ return $.output.response.statusCode == 200 && $.output.response.body.body.status == \"COMPLETED\";})();",
-                    "pollingInterval": interval, "pollingStrategy": "FIXED"}}}
-            ],
-            "outputParameters": {"invoked": "${invoke.output.response.body}", "final": "${poll.output.response.body.body}"}
-        }))
-        .await;
+    conductor.put_workflow(&tutorial_workflow(&name, INVOKE, poll_task, &api.base, interval)).await;
     name
 }
 
@@ -420,7 +279,8 @@ pub async fn task_defs(cluster: &Cluster) -> BTreeMap<String, Value> {
     let mut defs = BTreeMap::new();
     for name in [INVOKE, POLL_HOLD, POLL_PARK] {
         for node in [1, 2] {
-            let def = cluster.node(node).task_def(name).await.unwrap_or_else(|| panic!("TaskDef {name} missing"));
+            let def =
+                cluster.node(node).registered_task_def(name).await.unwrap_or_else(|| panic!("TaskDef {name} missing"));
             assert_eq!(def["responseTimeoutSeconds"].as_u64(), Some(cluster.response_timeout().as_secs()));
             defs.insert(name.to_owned(), def);
         }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Conductor, example_api, start_worker, unique};
+use crate::support::{Conductor, example_api, start_worker, tutorial_workflow, unique};
 
 const TUTORIAL_WORKFLOW: &str = include_str!("../../examples/long-running-api-workflow.json");
 const PLACEHOLDER_BASE: &str = "https://<your-api-gateway-id>.execute-api.<your-region>.amazonaws.com/<stage>";
@@ -54,23 +54,7 @@ async fn both_steps_run_by_the_worker_under_custom_task_names() {
         .register_task_defs(&[Conductor::task_def(&invoke_name, 60, 0), Conductor::task_def(&poll_name, 60, 0)])
         .await;
     let workflow_name = unique("it_custom_names");
-    conductor
-        .put_workflow(&json!({
-            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
-            "inputParameters": ["requestId"],
-            "tasks": [
-                {"name": invoke_name, "taskReferenceName": "invoke", "type": "SIMPLE", "inputParameters": {"http_request": {
-                    "uri": format!("{}/invoke-lambda", api.base), "method": "POST",
-                    "headers": {"Content-Type": "application/json", "X-Amz-Invocation-Type": "Event"},
-                    "body": {"requestId": "${workflow.input.requestId}"}}}},
-                {"name": poll_name, "taskReferenceName": "poll", "type": "SIMPLE", "inputParameters": {"http_request": {
-                    "uri": format!("{}/${{workflow.input.requestId}}", api.base), "method": "GET",
-                    "terminationCondition": "(function(){ return $.output.response.statusCode == 200 && $.output.response.body.body.status == \"COMPLETED\";})();",
-                    "pollingInterval": "0.5", "pollingStrategy": "FIXED"}}}
-            ],
-            "outputParameters": {"invoked": "${invoke.output.response.body}", "final": "${poll.output.response.body.body}"}
-        }))
-        .await;
+    conductor.put_workflow(&tutorial_workflow(&workflow_name, &invoke_name, &poll_name, &api.base, "0.5")).await;
     let worker = start_worker(&[&invoke_name, &poll_name], &[]).await;
 
     let request_id = unique("req");

@@ -1,5 +1,5 @@
 //! Test support: the real conductor-oss server started by `scripts/test.sh` (its API root in
-//! `CONDUCTOR_IT_SERVER_URL`), a small REST client for metadata and workflows, the example API in-process, and the
+//! `CONDUCTOR_IT_SERVER_URL`), the REST client shared with the other suites (`tests/common`), the example API in-process, and the
 //! worker either in-process or as the real binary (for kill tests).
 
 #![allow(dead_code)]
@@ -11,7 +11,7 @@ use std::time::Duration;
 use conductor_http_worker::app::{self, Bound, RunEnd};
 use conductor_http_worker::config::{self, LoadInputs};
 use example_api::ExampleApi;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -23,94 +23,15 @@ pub fn server_url() -> String {
     })
 }
 
-/// A name no other test (or earlier run against the same server) uses.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{:08x}", std::process::id(), fastrand::u32(..))
-}
-
-/// REST calls the tests make to the server.
-#[derive(Debug, Clone)]
-pub struct Conductor {
-    http: reqwest::Client,
-    base: String,
-}
+#[path = "../../common/mod.rs"]
+mod common;
+#[allow(unused_imports)] // tests/faults includes this module and uses part of it
+pub use common::{Conductor, tutorial_workflow, unique};
 
 impl Default for Conductor {
+    /// A client for the server `scripts/test.sh` started.
     fn default() -> Self {
-        Self { http: reqwest::Client::new(), base: server_url() }
-    }
-}
-
-impl Conductor {
-    /// A client for the server at `base` (its API root).
-    pub fn at(base: &str) -> Self {
-        Self { http: reqwest::Client::new(), base: base.to_owned() }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> String {
-        let response = request.send().await.expect("server reachable");
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        assert!(status.is_success(), "server answered {status}: {body}");
-        body
-    }
-
-    /// Registers (upserts) task definitions with the given names and timeouts.
-    pub async fn register_task_defs(&self, defs: &[Value]) {
-        self.send(self.http.post(format!("{}/metadata/taskdefs", self.base)).json(defs)).await;
-    }
-
-    /// A task definition suitable for this worker's tasks.
-    pub fn task_def(name: &str, response_timeout_secs: u64, retry_count: u32) -> Value {
-        json!({"name": name, "ownerEmail": "it@example.com", "retryCount": retry_count, "retryLogic": "FIXED",
-               "retryDelaySeconds": 0, "timeoutSeconds": 600, "timeoutPolicy": "TIME_OUT_WF",
-               "responseTimeoutSeconds": response_timeout_secs})
-    }
-
-    /// Creates or replaces a workflow definition (PUT takes a list on every server version).
-    pub async fn put_workflow(&self, def: &Value) {
-        self.send(self.http.put(format!("{}/metadata/workflow", self.base)).json(&[def])).await;
-    }
-
-    /// Starts a workflow; returns its id.
-    pub async fn start(&self, name: &str, input: Value) -> String {
-        self.send(self.http.post(format!("{}/workflow/{name}", self.base)).json(&input)).await
-    }
-
-    /// The workflow with its tasks.
-    pub async fn workflow(&self, id: &str) -> Value {
-        let body = self.send(self.http.get(format!("{}/workflow/{id}?includeTasks=true", self.base))).await;
-        serde_json::from_str(&body).expect("workflow JSON")
-    }
-
-    /// The workflow with its tasks, or `None` when the server does not answer (it may be down).
-    pub async fn try_workflow(&self, id: &str) -> Option<Value> {
-        let response = self.http.get(format!("{}/workflow/{id}?includeTasks=true", self.base)).send().await.ok()?;
-        if !response.status().is_success() {
-            return None;
-        }
-        response.json().await.ok()
-    }
-
-    /// Waits until the workflow is no longer RUNNING; panics with its state after `timeout`.
-    pub async fn wait_terminal(&self, id: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let workflow = self.workflow(id).await;
-            if workflow["status"] != "RUNNING" && workflow["status"] != "PAUSED" {
-                return workflow;
-            }
-            assert!(Instant::now() < deadline, "workflow {id} still running after {timeout:?}: {workflow:#}");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// The task of a workflow with this reference name.
-    pub fn task<'a>(workflow: &'a Value, reference: &str) -> &'a Value {
-        workflow["tasks"]
-            .as_array()
-            .and_then(|tasks| tasks.iter().rev().find(|t| t["referenceTaskName"] == reference))
-            .unwrap_or_else(|| panic!("no task {reference} in {workflow:#}"))
+        Conductor::at(&server_url())
     }
 }
 
