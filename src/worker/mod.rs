@@ -23,6 +23,7 @@ mod poller;
 pub mod reporter;
 mod resume;
 pub mod slots;
+pub mod update_failure;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -21,10 +21,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::Outbox;
+use super::update_failure::UpdateFailure;
 use crate::conductor::{ClientError, ConductorApi, EncodedResult, PolledTask};
 use crate::health::Health;
 use crate::metrics::TaskMetrics;
-use crate::metrics::values::{ClientErrorKind, DropReason};
+use crate::metrics::values::DropReason;
 
 /// The largest result (JSON bytes) sent through update-v2.
 pub const CHAIN_MAX_BYTES: usize = 64 << 10;
@@ -107,30 +108,32 @@ impl<C: ConductorApi> Reporter<C> {
         };
         let outcome = match sent {
             Ok(next) => ReportOutcome::Delivered(next),
-            Err(ClientError::Status { code: 404, .. }) => {
-                metrics.update_failed(ClientErrorKind::Status4xx, false);
-                metrics.result_dropped(DropReason::UnknownTask);
-                tracing::warn!(task_id = %result.task_id, "Server does not know the task; result not delivered.");
-                ReportOutcome::UnknownTask
-            }
-            Err(error) if !error.is_retryable() => {
-                metrics.update_failed(error.kind(), false);
-                metrics.result_dropped(DropReason::Rejected);
-                tracing::error!(task_id = %result.task_id, error = %error, "Server refused the result.");
-                ReportOutcome::Rejected(error.to_string())
-            }
-            Err(error) => {
-                if chained && matches!(error, ClientError::Transport(_)) {
-                    tracing::warn!(
-                        task_id = %result.task_id,
-                        "The reply to a chained update (update-v2) was lost: if the server assigned this worker a \
-                         next task, it is recovered at that task's responseTimeoutSeconds. Updates are not chained \
-                         until the outbox drains."
-                    );
+            Err(error) => match UpdateFailure::of(&error) {
+                UpdateFailure::UnknownTask => {
+                    metrics.update_failed(error.kind(), false);
+                    metrics.result_dropped(DropReason::UnknownTask);
+                    tracing::warn!(task_id = %result.task_id, "Server does not know the task; result not delivered.");
+                    ReportOutcome::UnknownTask
                 }
-                self.outbox.push(result, metrics.clone(), deadline, &error).await;
-                return ReportOutcome::Queued;
-            }
+                UpdateFailure::Rejected => {
+                    metrics.update_failed(error.kind(), false);
+                    metrics.result_dropped(DropReason::Rejected);
+                    tracing::error!(task_id = %result.task_id, error = %error, "Server refused the result.");
+                    ReportOutcome::Rejected(error.to_string())
+                }
+                UpdateFailure::Retryable => {
+                    if chained && matches!(error, ClientError::Transport(_)) {
+                        tracing::warn!(
+                            task_id = %result.task_id,
+                            "The reply to a chained update (update-v2) was lost: if the server assigned this worker \
+                             a next task, it is recovered at that task's responseTimeoutSeconds. Updates are not \
+                             chained until the outbox drains."
+                        );
+                    }
+                    self.outbox.push(result, metrics.clone(), deadline, &error).await;
+                    return ReportOutcome::Queued;
+                }
+            },
         };
         metrics.update_finished(outcome.delivered(), started.elapsed(), result.json.len());
         outcome
