@@ -37,68 +37,7 @@ const CONDITION_BUCKETS: [f64; 16] =
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
-#[allow(non_snake_case)] // label keys are camelCase, as in the SDKs
-mod labels {
-    use prometheus_client::encoding::EncodeLabelSet;
-
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct TaskType {
-        pub taskType: String,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct TaskTypeException {
-        pub taskType: String,
-        pub exception: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct TaskTypeStatus {
-        pub taskType: String,
-        pub status: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct TaskTypeOutcome {
-        pub taskType: String,
-        pub outcome: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct TaskTypeReason {
-        pub taskType: String,
-        pub reason: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct Exception {
-        pub exception: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct ApiCall {
-        pub method: &'static str,
-        pub uri: &'static str,
-        pub status: String,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct Target {
-        pub taskType: String,
-        pub host: String,
-        pub statusClass: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct TaskTypePath {
-        pub taskType: String,
-        pub path: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct Reason {
-        pub reason: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct Lane {
-        pub lane: &'static str,
-    }
-    #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-    pub struct Build {
-        pub version: &'static str,
-    }
-}
+mod labels;
 use labels::*;
 
 fn family<L: Clone + std::hash::Hash + Eq>(make: fn() -> Histogram) -> Histograms<L> {
@@ -165,61 +104,6 @@ pub struct Metrics {
     auth_failures: Family<Exception, Counter>,
     evaluator: EvaluatorMetrics,
     target_hosts: Vec<String>,
-}
-
-/// Counters of the condition evaluator processes; cheap to clone.
-#[derive(Debug, Clone)]
-pub struct EvaluatorMetrics {
-    kills: Counter,
-    respawns: Family<Reason, Counter>,
-    processes: Family<Lane, Gauge>,
-}
-
-impl EvaluatorMetrics {
-    fn register(r: &mut Registrar<'_>) -> Self {
-        let metrics = Self {
-            kills: r.add(
-                "condition_evaluator_kills",
-                "Evaluator processes killed for overrunning the CPU cap (a native built-in)",
-                Counter::default(),
-            ),
-            respawns: r.add(
-                "condition_evaluator_respawns",
-                "Evaluator processes replaced: killed, died (out of memory, crash), recycled (memory)",
-                Family::default(),
-            ),
-            processes: r.add(
-                "condition_evaluator_processes",
-                "Evaluator processes running, by lane",
-                Family::default(),
-            ),
-        };
-        for reason in ["killed", "died", "recycled"] {
-            let _ = metrics.respawns.get_or_create(&Reason { reason });
-        }
-        for lane in ["main", "probation"] {
-            let _ = metrics.processes.get_or_create(&Lane { lane });
-        }
-        metrics
-    }
-
-    /// A process of `lane` started.
-    pub fn process_started(&self, lane: &'static str) {
-        self.processes.get_or_create(&Lane { lane }).inc();
-    }
-
-    /// A process of `lane` stopped.
-    pub fn process_stopped(&self, lane: &'static str) {
-        self.processes.get_or_create(&Lane { lane }).dec();
-    }
-
-    /// A process was replaced for `reason` (`killed`: by the supervisor).
-    pub fn respawned(&self, reason: &'static str, killed: bool) {
-        self.respawns.get_or_create(&Reason { reason }).inc();
-        if killed {
-            self.kills.inc();
-        }
-    }
 }
 
 impl Metrics {
@@ -453,8 +337,10 @@ pub fn encode(registry: &Registry) -> String {
 /// The `Content-Type` of [`encode`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
+mod evaluator;
 mod task;
 pub mod values;
+pub use evaluator::EvaluatorMetrics;
 
 pub use task::{TaskMetrics, success};
 

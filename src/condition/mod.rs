@@ -35,6 +35,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::metrics::EvaluatorMetrics;
+use crate::metrics::values::EvaluatorLane;
 pub use dollar::Dollar;
 pub use native::NativeCondition;
 pub use verdict::Verdict;
@@ -200,8 +201,8 @@ impl ConditionEvaluator {
             args: process::child::ChildArgs { limits: options.limits, memory_bytes: options.memory_bytes },
             metrics: options.metrics,
         });
-        let main = process::start_lane("main", options.processes, process_options.clone());
-        let probation = process::start_lane("probation", 1, process_options);
+        let main = process::start_lane(EvaluatorLane::Main, options.processes, process_options.clone());
+        let probation = process::start_lane(EvaluatorLane::Probation, 1, process_options);
         let inner = Inner { main, probation, trusted: Mutex::default(), compiled: Mutex::default() };
         Ok(Self { inner: Arc::new(inner) })
     }

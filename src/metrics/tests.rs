@@ -4,7 +4,7 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 
 use super::*;
-use values::StatusClass;
+use values::{EvaluatorLane, Respawn, StatusClass};
 
 fn scenario() -> String {
     let mut registry = Registry::default();
@@ -135,6 +135,12 @@ fn every_closed_label_value_has_a_pre_created_series() {
     }
     for reason in DropReason::ALL {
         expected.push(format!("task_result_dropped_total{{{t},reason=\"{}\"}} 0", reason.label()));
+    }
+    for lane in EvaluatorLane::ALL {
+        expected.push(format!("condition_evaluator_processes{{lane=\"{}\"}} 0", lane.label()));
+    }
+    for reason in Respawn::ALL {
+        expected.push(format!("condition_evaluator_respawns_total{{reason=\"{}\"}} 0", reason.label()));
     }
     for reason in AuthFailure::ALL {
         expected.push(format!("conductor_auth_failures_total{{exception=\"{}\"}} 0", reason.label()));

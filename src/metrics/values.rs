@@ -128,6 +128,28 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// `lane` of `condition_evaluator_processes`: which queue an evaluator process serves.
+    pub enum EvaluatorLane {
+        /// Conditions that answered in time before.
+        Main => "main",
+        /// Conditions not yet known to answer in time.
+        Probation => "probation",
+    }
+}
+
+closed_set! {
+    /// `reason` of `condition_evaluator_respawns_total`: why an evaluator process was replaced.
+    pub enum Respawn {
+        /// Killed for spending more than the cap on one job.
+        Killed => "killed",
+        /// Died by itself (during a job: an allocation over the limit, or a crash).
+        Died => "died",
+        /// Exited after a job that left it holding a lot of memory.
+        Recycled => "recycled",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

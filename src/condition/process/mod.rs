@@ -34,6 +34,7 @@ pub(super) use protocol::{JobKind, encode_job};
 use super::cpu_time::thread_cpu_time;
 use super::{Answer, ConditionError};
 use crate::metrics::EvaluatorMetrics;
+use crate::metrics::values::{EvaluatorLane, Respawn};
 use child::{ChildArgs, SUBCOMMAND};
 
 /// How far past the cap (in CPU time) a process may run one job before it is killed: the engine stops ordinary
@@ -69,31 +70,10 @@ pub(super) struct ProcessOptions {
     pub metrics: Option<EvaluatorMetrics>,
 }
 
-/// Why a process was replaced (the `reason` label of `condition_evaluator_respawns_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Replaced {
-    /// Killed for spending more than the cap on one job.
-    Killed,
-    /// Died by itself (during a job: an allocation over the limit, or a crash).
-    Died,
-    /// Exited after a job that left it holding a lot of memory.
-    Recycled,
-}
-
-impl Replaced {
-    fn name(self) -> &'static str {
-        match self {
-            Replaced::Killed => "killed",
-            Replaced::Died => "died",
-            Replaced::Recycled => "recycled",
-        }
-    }
-}
-
 /// Starts `processes` supervised processes serving one lane; returns the lane's queue. They stop (killing their
 /// process) once every sender of the queue is dropped.
 pub(super) fn start_lane(
-    lane: &'static str,
+    lane: EvaluatorLane,
     processes: usize,
     options: Arc<ProcessOptions>,
 ) -> async_channel::Sender<Job> {
@@ -104,7 +84,7 @@ pub(super) fn start_lane(
     jobs
 }
 
-async fn supervise(lane: &'static str, jobs: async_channel::Receiver<Job>, options: Arc<ProcessOptions>) {
+async fn supervise(lane: EvaluatorLane, jobs: async_channel::Receiver<Job>, options: Arc<ProcessOptions>) {
     // A job whose process was found dead before it started is given to the next process.
     let mut carried: Option<Job> = None;
     let mut backoff = SPAWN_BACKOFF;
@@ -115,7 +95,7 @@ async fn supervise(lane: &'static str, jobs: async_channel::Receiver<Job>, optio
         let mut process = match Process::spawn(&options) {
             Ok(process) => process,
             Err(error) => {
-                tracing::error!(lane, error = %error, program = %options.program.display(),
+                tracing::error!(lane = lane.label(), error = %error, program = %options.program.display(),
                     "Could not start a condition evaluator process; conditions waiting for it fail.");
                 // Nobody should wait for a process that cannot start: fail what is queued now.
                 let unavailable = || Err(ConditionError::Unavailable);
@@ -142,8 +122,12 @@ async fn supervise(lane: &'static str, jobs: async_channel::Receiver<Job>, optio
         match replaced {
             None => return,
             Some(reason) => {
-                if reason != Replaced::Recycled {
-                    tracing::warn!(lane, reason = reason.name(), "Condition evaluator process replaced.");
+                if reason != Respawn::Recycled {
+                    tracing::warn!(
+                        lane = lane.label(),
+                        reason = reason.label(),
+                        "Condition evaluator process replaced."
+                    );
                 }
             }
         }
@@ -191,11 +175,11 @@ impl Process {
         jobs: &async_channel::Receiver<Job>,
         carried: &mut Option<Job>,
         options: &ProcessOptions,
-    ) -> Option<Replaced> {
+    ) -> Option<Respawn> {
         let cap = options.args.limits.timeout;
-        let replaced = |reason: Replaced| {
+        let replaced = |reason: Respawn| {
             if let Some(metrics) = &options.metrics {
-                metrics.respawned(reason.name(), reason == Replaced::Killed);
+                metrics.respawned(reason);
             }
             Some(reason)
         };
@@ -210,7 +194,7 @@ impl Process {
             let cpu_at_start = self.cpu_time();
             if self.stdin.write_all(&job.frame).await.is_err() {
                 *carried = Some(job);
-                return replaced(Replaced::Died);
+                return replaced(Respawn::Died);
             }
             // Building `$` from a large body may take a while before the script starts; that phase gets its own
             // allowance, by size. The cap counts from the process's "started".
@@ -231,19 +215,19 @@ impl Process {
                 Some(Ok(frame)) => {
                     let _ = job.reply.send(frame.answer.into_result(cap));
                     if frame.retiring {
-                        return replaced(Replaced::Recycled);
+                        return replaced(Respawn::Recycled);
                     }
                 }
                 Some(Err(_)) => {
                     let reason = self.death_reason(options).await;
-                    let result = replaced(Replaced::Died);
+                    let result = replaced(Respawn::Died);
                     let _ = job.reply.send(Err(ConditionError::Crashed(reason)));
                     return result;
                 }
                 None => {
                     // Killed before the task hears of it: no CPU is spent on a task that has failed.
                     let _ = self.child.start_kill();
-                    let result = replaced(Replaced::Killed);
+                    let result = replaced(Respawn::Killed);
                     let _ = job.reply.send(Err(ConditionError::Timeout(cap)));
                     return result;
                 }
