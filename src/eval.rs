@@ -16,7 +16,7 @@ use crate::cli::EvalArgs;
 use crate::condition::dollar::{Dollar, PollView, join};
 use crate::condition::{Condition, ConditionEvaluator, EvaluatorOptions, Verdict};
 use crate::config::Config;
-use crate::http_poll::request::{Body, HttpResponse};
+use crate::http_poll::response::{Body, HttpResponse};
 use crate::http_poll::spec::{self, SpecDefaults};
 use crate::http_poll::status::StatusFilter;
 use crate::http_poll::termination::{Decision, Observation, decide_poll, observe};

@@ -5,7 +5,7 @@
 use conductor_http_worker::condition::dollar::{Dollar, PollView};
 use conductor_http_worker::conductor::TaskOutput;
 use conductor_http_worker::http_poll::outcome::fit_output;
-use conductor_http_worker::http_poll::request::{REDACTED, response_from_parts};
+use conductor_http_worker::http_poll::response::{REDACTED, response_from_parts};
 use libfuzzer_sys::fuzz_target;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
-use super::request::{HttpResponse, describe_target};
+use super::request::describe_target;
+use super::response::HttpResponse;
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
 use super::step::{self, Before, WaitContext};

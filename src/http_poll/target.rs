@@ -8,7 +8,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::request::{HttpInvoker, HttpResponse, InvokeError};
+use super::request::{HttpInvoker, InvokeError};
+use super::response::HttpResponse;
 use super::spec::RequestSpec;
 
 /// A request in flight. Boxed: it exists only while a request is sent, so a task that holds between polls does

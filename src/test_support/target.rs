@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::Map;
 use tokio::time::Instant;
 
-use crate::http_poll::request::{Body, HttpResponse, InvokeError};
+use crate::http_poll::request::InvokeError;
+use crate::http_poll::response::{Body, HttpResponse};
 use crate::http_poll::spec::RequestSpec;
 use crate::http_poll::target::{Sending, Target};
 
