@@ -17,6 +17,7 @@
 //! Owns: recognising the subset and answering it. Does not own: `$`'s shape ([`super::dollar`]) or what a result
 //! means ([`super::verdict`]).
 
+mod ast;
 mod json;
 mod lexer;
 mod parser;
@@ -28,7 +29,7 @@ use serde_json::Value;
 
 use super::dollar::{BodyView, Dollar};
 use super::verdict::ScriptValue;
-use parser::{Compare, Expr, Unary};
+use ast::{Compare, Expr, Unary};
 
 /// Longest source (in tokens) handled natively; longer ones go to the engine, which bounds parsing and
 /// evaluation depth here.
