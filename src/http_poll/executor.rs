@@ -16,6 +16,7 @@ use tracing::Instrument;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::describe_target;
 use super::response::HttpResponse;
+use super::retry_after;
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
 use super::step::{self, Before, WaitContext};
@@ -257,8 +258,17 @@ impl Executor {
                 };
                 *verdict = Some(Box::pin(self.evaluate(&condition, &dollar, delivery)).await);
             }
-            let delay = self.next_delay(polling, state.polls_made);
             let now_ms = epoch_ms();
+            let requested =
+                exchange.response.as_ref().and_then(|r| retry_after::requested(r.status, &r.headers, now_ms));
+            let delay = retry_after::next_delay(
+                self.next_delay(polling, state.polls_made),
+                requested,
+                self.settings.max_poll_delay,
+            );
+            if let Some(wait) = requested {
+                logs.push(format!("The target asked to retry after {} s (Retry-After).", wait.as_secs()));
+            }
             let decision = step::after_poll(&mut state, &exchange.observation, polling.max_poll_count, delay, now_ms);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
             let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));

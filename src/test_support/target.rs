@@ -17,6 +17,8 @@ use crate::http_poll::target::{Sending, Target};
 #[derive(Debug)]
 struct Route {
     delay: Duration,
+    /// Headers of every response (Title-Case name → values).
+    headers: Map<String, serde_json::Value>,
     /// Status and body text; the last one repeats.
     responses: VecDeque<(u16, String)>,
 }
@@ -36,7 +38,16 @@ impl ScriptedTarget {
     /// `path` answers after `delay` with these responses in turn (the last one repeats).
     pub fn route(&self, path: &str, delay: Duration, responses: &[(u16, &str)]) {
         let responses = responses.iter().map(|(status, body)| (*status, (*body).to_owned())).collect();
-        self.routes.lock().unwrap().insert(path.to_owned(), Route { delay, responses });
+        self.routes.lock().unwrap().insert(path.to_owned(), Route { delay, headers: Map::new(), responses });
+    }
+
+    /// Every response of `path` carries these headers (`route` first).
+    pub fn headers(&self, path: &str, headers: &[(&str, &str)]) {
+        let mut routes = self.routes.lock().unwrap();
+        let route = routes.get_mut(path).expect("route the path first");
+        for (name, value) in headers {
+            route.headers.insert((*name).to_owned(), serde_json::json!([value]));
+        }
     }
 
     /// Requests made to `path`.
@@ -44,13 +55,13 @@ impl ScriptedTarget {
         self.requests.lock().unwrap().iter().filter(|(p, _)| p == path).map(|(_, at)| *at).collect()
     }
 
-    fn next_answer(&self, path: &str) -> (Duration, u16, String) {
+    fn next_answer(&self, path: &str) -> (Duration, u16, String, Map<String, serde_json::Value>) {
         let mut routes = self.routes.lock().unwrap();
-        let Some(route) = routes.get_mut(path) else { return (Duration::ZERO, 404, String::new()) };
+        let Some(route) = routes.get_mut(path) else { return (Duration::ZERO, 404, String::new(), Map::new()) };
         let (status, body) =
             if route.responses.len() > 1 { route.responses.pop_front() } else { route.responses.front().cloned() }
                 .unwrap_or((200, String::new()));
-        (route.delay, status, body)
+        (route.delay, status, body, route.headers.clone())
     }
 }
 
@@ -59,7 +70,7 @@ impl Target for ScriptedTarget {
         Box::pin(async move {
             let path = spec.url.path().to_owned();
             self.requests.lock().unwrap().push((path.clone(), Instant::now()));
-            let (delay, status, body) = self.next_answer(&path);
+            let (delay, status, body, headers) = self.next_answer(&path);
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(now, Ordering::SeqCst);
             let answered = tokio::time::timeout(spec.timeout, tokio::time::sleep(delay)).await;
@@ -72,7 +83,7 @@ impl Target for ScriptedTarget {
                     .and_then(|s| s.canonical_reason())
                     .unwrap_or_default()
                     .to_owned(),
-                headers: Map::new(),
+                headers,
                 body: Body::from_bytes(body.into_bytes()),
                 elapsed: delay,
             })

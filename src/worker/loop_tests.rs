@@ -133,6 +133,30 @@ async fn a_held_poll_waits_its_interval_and_completes_when_the_condition_holds()
     }
 }
 
+/// A rate-limited target says when to come back: the next poll waits that long, not the polling interval.
+#[tokio::test(start_paused = true)]
+async fn retry_after_on_a_429_or_503_sets_the_next_poll() {
+    let (api, target) = setup([task("p", polling("/busy", 1))]);
+    target.route(
+        "/busy",
+        Duration::from_millis(10),
+        &[(503, "unavailable"), (429, "slow down"), (200, r#"{"status":"COMPLETED"}"#)],
+    );
+    target.headers("/busy", &[("Retry-After", "20")]);
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+
+    assert!(harness.run_until(10 * MINUTE, |h| completed(&h.api) == 1).await);
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    let sent = target.requests_to("/busy");
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    for pair in sent.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_secs(20) && gap < Duration::from_secs(21), "Retry-After 20 s, got {gap:?}");
+    }
+    let logs = api.results_for("p")[0]["logs"].to_string();
+    assert!(logs.contains("Retry-After"), "{logs}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn held_polls_park_at_shutdown_with_their_state() {
     let (api, target) = setup([task("a", polling("/status", 5)), task("b", polling("/status", 5))]);
