@@ -71,6 +71,7 @@ impl ExampleApi {
             .route("/healthz", get(|| async { "ok" }))
             .route("/invoke-lambda", post(invoke))
             .route("/_stats/{request_id}", get(stats))
+            .route("/throttled/{request_id}", get(throttled))
             .route("/{request_id}", get(status))
             .with_state(self.clone())
     }
@@ -138,6 +139,41 @@ async fn status(State(api): State<ExampleApi>, Path(request_id): Path<String>) -
     let state = if now >= job.first_invoke_ms.saturating_add(delay) { "COMPLETED" } else { "PROCESSING" };
     let body = json!({"requestId": request_id, "status": state, "polls": job.polls});
     (StatusCode::OK, Json(json!({"statusCode": 200, "body": body})))
+}
+
+/// Query of `GET /throttled/{requestId}`.
+#[derive(Debug, serde::Deserialize)]
+struct Throttle {
+    /// Polls answered 429 before the job's status is shown.
+    times: u32,
+    /// The `Retry-After` of those answers, in seconds.
+    after: u32,
+}
+
+/// A rate-limited status endpoint: the first `times` polls of a job are answered 429 with `Retry-After: after`,
+/// later ones as `GET /{requestId}`. Every poll is counted.
+async fn throttled(
+    State(api): State<ExampleApi>,
+    Path(request_id): Path<String>,
+    axum::extract::Query(throttle): axum::extract::Query<Throttle>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let refused = {
+        let mut jobs = api.lock();
+        match jobs.get_mut(&request_id) {
+            Some(job) if job.polls < throttle.times => {
+                job.polls += 1;
+                job.poll_times_ms.push(now_ms());
+                true
+            }
+            _ => false,
+        }
+    };
+    if refused {
+        let retry_after = [(axum::http::header::RETRY_AFTER, throttle.after.to_string())];
+        return (StatusCode::TOO_MANY_REQUESTS, retry_after, Json(json!({"message": "slow down"}))).into_response();
+    }
+    status(State(api), Path(request_id)).await.into_response()
 }
 
 async fn stats(State(api): State<ExampleApi>, Path(request_id): Path<String>) -> Json<JobStats> {
@@ -220,6 +256,25 @@ mod tests {
         let (code, _) = post_chunked(&base, "/invoke-lambda", &["{\"other\":1}"]).await;
         assert_eq!(code, 400);
         assert_eq!(api.total_invocations(), 0);
+    }
+
+    #[tokio::test]
+    async fn throttled_polls_are_refused_with_retry_after_then_answered() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (api, base) = started(Duration::ZERO).await;
+        post_chunked(&base, "/invoke-lambda", &["{\"requestId\":\"t\"}"]).await;
+        let host = base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let request = format!("GET /throttled/t?times=1&after=7 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        assert!(raw.starts_with("HTTP/1.1 429"), "{raw}");
+        assert!(raw.to_ascii_lowercase().contains("retry-after: 7\r\n"), "{raw}");
+        let (code, body) = get_json(&format!("{base}/throttled/t?times=1&after=7")).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["body"]["status"], "COMPLETED");
+        assert_eq!(api.stats("t").polls, 2, "refused polls count too");
     }
 
     #[tokio::test]

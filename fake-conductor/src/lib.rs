@@ -20,6 +20,8 @@
 mod auth;
 mod routes;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

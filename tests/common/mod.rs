@@ -137,6 +137,13 @@ impl Conductor {
         }
     }
 
+    /// The execution log lines of a task.
+    pub async fn task_logs(&self, task_id: &str) -> Vec<String> {
+        let body = self.send(self.http.get(format!("{}/tasks/{task_id}/log", self.base))).await;
+        let entries: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+        entries.iter().filter_map(|e| e["log"].as_str().map(str::to_owned)).collect()
+    }
+
     /// Ids of the workflows of this definition still running.
     pub async fn running(&self, name: &str) -> Vec<String> {
         let body = self.send(self.http.get(format!("{}/workflow/running/{name}?version=1", self.base))).await;

@@ -82,3 +82,36 @@ async fn park_mode_linear_backoff() {
 async fn park_mode_exponential_backoff() {
     assert_gaps(&observed_gaps("EXPONENTIAL_BACKOFF", "1", 3, "0").await, &[2000, 4000], 20, 1600);
 }
+
+/// A rate-limited target (429 with `Retry-After: 2` for its first two polls) is polled no sooner than it asks,
+/// whatever the polling interval (0.5 s): the gaps are measured at the target.
+#[tokio::test]
+async fn retry_after_spaces_the_polls_of_a_throttled_target() {
+    let api = example_api(Duration::ZERO).await;
+    let conductor = Conductor::default();
+    let task_name = unique("it_retry_after");
+    conductor.register_task_defs(&[Conductor::task_def(&task_name, 120, 0)]).await;
+    let workflow_name = unique("it_retry_after_wf");
+    conductor
+        .put_workflow(&json!({
+            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
+            "tasks": [{"name": task_name, "taskReferenceName": "poll", "type": "SIMPLE", "inputParameters": {"http_request": {
+                "uri": format!("{}/throttled/${{workflow.input.requestId}}?times=2&after=2", api.base), "method": "GET",
+                "terminationCondition": "$.output.response.body.body.status == 'COMPLETED'",
+                "pollingInterval": "0.5", "pollingStrategy": "FIXED", "maxPollCount": 10}}}]
+        }))
+        .await;
+    let _worker = start_worker(&[&task_name], &[]).await;
+    let request_id = unique("req");
+    api.invoke(&request_id).await;
+    let id = conductor.start(&workflow_name, json!({"requestId": request_id})).await;
+    let done = conductor.wait_terminal(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    let stats = api.api.stats(&request_id);
+    assert_eq!(stats.polls, 3, "two refused polls, then the answer: {stats:?}");
+    let gaps: Vec<u64> = stats.poll_times_ms.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_gaps(&gaps, &[2000, 2000], 0, 600);
+    let task_id = Conductor::task(&done, "poll")["taskId"].as_str().unwrap_or_default().to_owned();
+    let logs = conductor.task_logs(&task_id).await;
+    assert!(logs.iter().any(|l| l.contains("Retry-After")), "the execution log says why the poll waited: {logs:?}");
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fake_conductor::{FakeConductor, Options, UpdateV2};
+use crate::{FakeConductor, Options, UpdateV2};
 use serde_json::{Value, json};
 
 async fn poll(client: &reqwest::Client, fake: &FakeConductor, task_type: &str, count: usize) -> Vec<Value> {
