@@ -136,10 +136,11 @@ impl Executor {
     pub async fn execute(&self, task: &mut Task, delivery: &Delivery) -> Outcome {
         let logs = ExecLog::default();
         let (input, saved_output) = (std::mem::take(&mut task.input_data), std::mem::take(&mut task.output_data));
-        let spec = match spec::parse(&input, &self.settings.spec_defaults) {
+        let mut spec = match spec::parse(&input, &self.settings.spec_defaults) {
             Ok(spec) => spec,
             Err(error) => return Outcome::failed(FailureKind::InvalidInput, error.to_string(), logs),
         };
+        spec.request.bound_by_response_timeout(task.response_timeout_secs());
         let mut outcome = match &spec.polling {
             None => {
                 drop((input, saved_output));

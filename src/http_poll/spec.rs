@@ -86,6 +86,9 @@ pub struct RequestSpec {
     pub body: Option<Vec<u8>>,
     /// `connectionTimeOut` + `readTimeOut`: the deadline for the whole call, body included.
     pub timeout: Duration,
+    /// One of them was 0 ("no timeout"): `timeout` is the worker's longest, to be bounded by the task's
+    /// response timeout.
+    pub open_ended: bool,
     /// Which statuses count as success.
     pub accepted: StatusFilter,
 }
@@ -190,17 +193,33 @@ impl<'a> Fields<'a> {
     fn timeout_ms(&mut self, key: &str, default: Duration) -> Duration {
         match self.number(key) {
             None => default,
-            Some(ms) if ms > 0.0 && ms <= MAX_REQUEST_TIMEOUT.as_millis() as f64 => {
+            Some(ms) if (0.0..=MAX_REQUEST_TIMEOUT.as_millis() as f64).contains(&ms) => {
                 Duration::from_secs_f64(ms / 1000.0)
             }
             Some(ms) => {
                 self.problem(
                     key,
-                    format!("must be between 1 and {} milliseconds, got {ms}", MAX_REQUEST_TIMEOUT.as_millis()),
+                    format!(
+                        "must be between 0 (no timeout) and {} milliseconds, got {ms}",
+                        MAX_REQUEST_TIMEOUT.as_millis()
+                    ),
                 );
                 default
             }
         }
+    }
+}
+
+impl RequestSpec {
+    /// Bounds an open-ended request (a timeout of 0) by the task's response timeout, less the margin a hold
+    /// keeps, so that the server does not time the task out while the request runs (at least 1 s).
+    pub fn bound_by_response_timeout(&mut self, response_timeout_secs: u64) {
+        if !self.open_ended || response_timeout_secs == 0 {
+            return;
+        }
+        let response_timeout = Duration::from_secs(response_timeout_secs);
+        let margin = (response_timeout / 10).max(Duration::from_secs(2));
+        self.timeout = self.timeout.min(response_timeout.saturating_sub(margin)).max(Duration::from_secs(1));
     }
 }
 

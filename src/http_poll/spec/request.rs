@@ -32,6 +32,10 @@ pub(super) fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) ->
     };
     let connect_timeout = fields.timeout_ms("connectionTimeOut", defaults.connect_timeout);
     let read_timeout = fields.timeout_ms("readTimeOut", defaults.read_timeout);
+    // 0 means "no timeout" (conductor-oss): the worker's longest, which the executor bounds by the task's
+    // response timeout.
+    let open_ended = connect_timeout.is_zero() || read_timeout.is_zero();
+    let timeout = if open_ended { MAX_REQUEST_TIMEOUT } else { connect_timeout + read_timeout };
     let mut headers = parse_headers(fields);
     let accept = header_list(fields, "accept").unwrap_or_else(|| "application/json".into());
     let content_type = fields.string("contentType").unwrap_or("application/json").to_owned();
@@ -59,7 +63,7 @@ pub(super) fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) ->
         }
     });
     let headers = shrunk(headers);
-    Some(RequestSpec { method: method?, url: url?, headers, body, timeout: connect_timeout + read_timeout, accepted })
+    Some(RequestSpec { method: method?, url: url?, headers, body, timeout, open_ended, accepted })
 }
 
 /// The same headers, in the same order, in a map of their size: a `HeaderMap` makes room for 6 entries on its first
@@ -97,36 +101,57 @@ fn parse_headers(fields: &mut Fields<'_>) -> HeaderMap {
         fields.problem("headers", format!("has {} entries, more than {MAX_HEADERS}", map.len()));
         return headers;
     }
+    let mut values = 0usize;
     for (name, value) in map {
         let key = format!("headers.{name}");
-        let text = match value {
-            Value::Null => continue,
-            Value::String(s) if s.len() > MAX_HEADER_VALUE_BYTES => {
+        // A list is the header repeated (the Python SDK types headers as lists of strings).
+        let items: &[Value] = match value {
+            Value::Array(items) => items,
+            single => std::slice::from_ref(single),
+        };
+        for (index, item) in items.iter().enumerate() {
+            let key = if matches!(value, Value::Array(_)) { format!("{key}[{index}]") } else { key.clone() };
+            let Some(text) = header_text(item) else {
+                if !item.is_null() {
+                    fields.problem(&key, format!("must be a string, number or boolean, got {}", json_type(item)));
+                }
+                continue;
+            };
+            if text.len() > MAX_HEADER_VALUE_BYTES {
                 fields.problem(&key, format!("is longer than {MAX_HEADER_VALUE_BYTES} bytes"));
                 continue;
             }
-            Value::String(s) => s.as_str(),
-            other => {
-                fields.problem(&key, format!("must be a string, got {}", json_type(other)));
-                continue;
+            values += 1;
+            if values > MAX_HEADERS {
+                fields.problem("headers", format!("has more than {MAX_HEADERS} values"));
+                return headers;
             }
-        };
-        match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(text)) {
-            (Err(_), _) => {
-                fields.problem(&key, "is not a valid header name (CR, LF, spaces and separators are not allowed)")
-            }
-            (_, Err(_)) => {
-                fields.problem(&key, "contains characters not allowed in a header value (CR, LF or control)")
-            }
-            (Ok(name), Ok(value)) => {
-                headers.append(name, value);
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&text)) {
+                (Err(_), _) => {
+                    fields.problem(&key, "is not a valid header name (CR, LF, spaces and separators are not allowed)")
+                }
+                (_, Err(_)) => {
+                    fields.problem(&key, "contains characters not allowed in a header value (CR, LF or control)")
+                }
+                (Ok(name), Ok(value)) => {
+                    headers.append(name, value);
+                }
             }
         }
     }
     headers
 }
 
-/// `accept` may be a string or a list of strings (joined with `, `).
+/// A header value as text: strings as they are, numbers and booleans as JSON writes them; `None` otherwise.
+fn header_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match value {
+        Value::String(text) => Some(std::borrow::Cow::Borrowed(text)),
+        Value::Number(number) => Some(std::borrow::Cow::Owned(number.to_string())),
+        Value::Bool(flag) => Some(std::borrow::Cow::Borrowed(if *flag { "true" } else { "false" })),
+        _ => None,
+    }
+}
+
 fn header_list(fields: &mut Fields<'_>, key: &str) -> Option<String> {
     match fields.get(key)? {
         Value::String(s) => Some(s.clone()),

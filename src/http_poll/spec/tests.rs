@@ -131,8 +131,8 @@ fn malformed_inputs_name_the_field() {
         (json!({"uri": "http://h", "method": "FETCH"}), "method"),
         (json!({"uri": "http://h", "method": 1}), "method"),
         (json!({"uri": "http://h", "method": "GET", "headers": "x"}), "headers"),
-        (json!({"uri": "http://h", "method": "GET", "headers": {"X-N": 1}}), "headers.X-N"),
-        (json!({"uri": "http://h", "method": "GET", "headers": {"X-A": ["a"]}}), "headers.X-A"),
+        (json!({"uri": "http://h", "method": "GET", "headers": {"X-N": {"n": 1}}}), "headers.X-N"),
+        (json!({"uri": "http://h", "method": "GET", "headers": {"X-A": ["a", ["b"]]}}), "headers.X-A[1]"),
         (json!({"uri": "http://h", "method": "GET", "headers": {"X-A": "a\r\nInjected: 1"}}), "headers.X-A"),
         (json!({"uri": "http://h", "method": "GET", "headers": {"X\nB": "a"}}), "headers.X\nB"),
         (json!({"uri": "http://h", "method": "GET", "headers": {"bad name": "a"}}), "headers.bad name"),
@@ -202,4 +202,46 @@ fn null_values_count_as_absent() {
         "terminationCondition": null, "pollingInterval": null}))
     .unwrap();
     assert!(spec.polling.is_none() && spec.request.body.is_none());
+}
+
+#[test]
+fn header_values_may_be_numbers_booleans_or_lists_as_peers_send_them() {
+    let spec = parse_default(json!({"http_request": {"uri": "http://h", "method": "GET", "headers": {
+        "X-Count": 3, "X-Ratio": 0.5, "X-Flag": true, "X-Many": ["a", 2, false], "X-None": null, "X-Empty": []}}}))
+    .unwrap();
+    let values =
+        |name: &str| -> Vec<&str> { spec.request.headers.get_all(name).iter().map(|v| v.to_str().unwrap()).collect() };
+    assert_eq!(values("X-Count"), ["3"]);
+    assert_eq!(values("X-Ratio"), ["0.5"]);
+    assert_eq!(values("X-Flag"), ["true"]);
+    assert_eq!(values("X-Many"), ["a", "2", "false"], "a list is the header repeated");
+    assert!(values("X-None").is_empty() && values("X-Empty").is_empty());
+    // A list cannot smuggle in more values than the header limit.
+    let flood: Vec<Value> = (0..=MAX_HEADERS).map(|i| json!(i)).collect();
+    let error = parse_default(json!({"uri": "http://h", "method": "GET", "headers": {"X-Flood": flood}})).unwrap_err();
+    assert!(error.to_string().contains(&format!("more than {MAX_HEADERS} values")), "{error}");
+}
+
+#[test]
+fn a_zero_timeout_means_none_of_our_own_bounded_by_the_response_timeout() {
+    let zero = |key: &str| json!({"uri": "http://h", "method": "GET", key: 0});
+    for key in ["connectionTimeOut", "readTimeOut"] {
+        let mut spec = parse_default(zero(key)).unwrap();
+        assert!(spec.request.open_ended, "{key}");
+        assert_eq!(spec.request.timeout, MAX_REQUEST_TIMEOUT);
+        spec.request.bound_by_response_timeout(300);
+        assert_eq!(spec.request.timeout, Duration::from_secs(270), "{key}: 300 s less 10 %");
+        let mut unbounded = parse_default(zero(key)).unwrap();
+        unbounded.request.bound_by_response_timeout(0);
+        assert_eq!(unbounded.request.timeout, MAX_REQUEST_TIMEOUT, "no response timeout: the worker's longest");
+    }
+    let mut tiny = parse_default(zero("readTimeOut")).unwrap();
+    tiny.request.bound_by_response_timeout(1);
+    assert_eq!(tiny.request.timeout, Duration::from_secs(1), "never below 1 s");
+    // An explicit timeout is kept as given.
+    let mut explicit = parse_default(json!({"uri": "http://h", "method": "GET", "readTimeOut": 500_000})).unwrap();
+    explicit.request.bound_by_response_timeout(60);
+    assert_eq!(explicit.request.timeout, Duration::from_millis(503_000));
+    let negative = parse_default(json!({"uri": "http://h", "method": "GET", "readTimeOut": -1})).unwrap_err();
+    assert!(negative.to_string().contains("readTimeOut"), "{negative}");
 }
