@@ -1,0 +1,61 @@
+//! Inputs the peers accept, run unchanged on a real server: header values that are numbers, booleans or lists
+//! (the Python SDK's `dict[str, list[str]]`), and timeouts of 0 ("no timeout", conductor-oss's docs).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::any;
+use serde_json::{Map, Value, json};
+
+use crate::support::{Conductor, start_worker, unique};
+
+/// A target that answers, after `delay`, with every request header as a list of its values.
+async fn echo(delay: Duration) -> String {
+    let router = Router::new().route(
+        "/headers",
+        any(move |headers: HeaderMap| async move {
+            tokio::time::sleep(delay).await;
+            let mut seen = Map::new();
+            for name in headers.keys() {
+                let values: Vec<Value> =
+                    headers.get_all(name).iter().map(|v| json!(v.to_str().unwrap_or_default())).collect();
+                seen.insert(name.as_str().to_owned(), Value::Array(values));
+            }
+            axum::Json(Value::Object(seen))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn numbers_booleans_lists_and_zero_timeouts_work_as_on_the_peers() {
+    let target = echo(Duration::from_millis(200)).await;
+    let conductor = Conductor::default();
+    let task_name = unique("it_drop_in");
+    conductor.register_task_defs(&[Conductor::task_def(&task_name, 60, 0)]).await;
+    let workflow_name = unique("it_drop_in_wf");
+    conductor
+        .put_workflow(&json!({
+            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
+            "tasks": [{"name": task_name, "taskReferenceName": "call", "type": "SIMPLE", "inputParameters": {"http_request": {
+                "uri": format!("{target}/headers"), "method": "GET",
+                "headers": {"X-Count": 3, "X-Ratio": 0.5, "X-Flag": true, "X-Many": ["a", 2, false]},
+                "connectionTimeOut": 0, "readTimeOut": 0}}}]
+        }))
+        .await;
+    let _worker = start_worker(&[&task_name], &[]).await;
+    let id = conductor.start(&workflow_name, json!({})).await;
+    let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    let seen = &Conductor::task(&done, "call")["outputData"]["response"]["body"];
+    assert_eq!(seen["x-count"], json!(["3"]), "{seen:#}");
+    assert_eq!(seen["x-ratio"], json!(["0.5"]));
+    assert_eq!(seen["x-flag"], json!(["true"]));
+    assert_eq!(seen["x-many"], json!(["a", "2", "false"]), "a list is the header repeated");
+}
