@@ -29,6 +29,9 @@ closed_set! {
         Internal => "Internal",
         /// The worker shut down with the request in flight.
         Interrupted => "Interrupted",
+        /// The server no longer has the task IN_PROGRESS (its workflow was terminated, cancelled or timed out):
+        /// polling stopped.
+        Cancelled => "Cancelled",
     }
 }
 
@@ -48,7 +51,8 @@ impl FailureKind {
             | FailureKind::NoResponse
             | FailureKind::MaxPollCount
             | FailureKind::Internal
-            | FailureKind::Interrupted => false,
+            | FailureKind::Interrupted
+            | FailureKind::Cancelled => false,
         }
     }
 }

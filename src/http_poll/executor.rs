@@ -17,6 +17,7 @@ use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::describe_target;
 use super::response::HttpResponse;
 use super::retry_after;
+use super::server_view::{CHECK_EVERY, ServerView};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
 use super::step::{self, Before, WaitContext};
@@ -84,6 +85,8 @@ pub struct Delivery {
     pub task_type: Arc<str>,
     /// The task's span, let go while the task holds.
     pub span: SpanSlot,
+    /// Whether the server still has the task IN_PROGRESS (checked between polls).
+    pub server: Arc<dyn ServerView>,
 }
 
 /// Executes tasks; cheap to share.
@@ -203,6 +206,7 @@ impl Executor {
         let response_timeout = Some(task.response_timeout_secs()).filter(|s| *s > 0).map(Duration::from_secs);
         // A resumed task whose next poll is not due yet came back before its callback time.
         let mut came_back_early = state.polls_made > 0;
+        let mut last_check = Instant::now();
         loop {
             let context = WaitContext {
                 park_threshold: delivery.park_threshold,
@@ -234,6 +238,23 @@ impl Executor {
             }
 
             came_back_early = false;
+            if state.polls_made > 0 && last_check.elapsed() >= CHECK_EVERY {
+                last_check = Instant::now();
+                if delivery.server.in_progress(&delivery.task_id).await == Some(false) {
+                    let reason = format!(
+                        "the server no longer has this task IN_PROGRESS (its workflow was terminated, cancelled or \
+                         timed out): polling stopped after {} polls",
+                        state.polls_made
+                    );
+                    logs.push(reason.clone());
+                    let output = response_output(last_response, Some(state.polls_made));
+                    return Outcome {
+                        kind: OutcomeKind::Failed { reason, kind: FailureKind::Cancelled },
+                        output,
+                        logs,
+                    };
+                }
+            }
             // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
             let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
             // Instrumented itself: the span may have been made again after a hold within this same poll of the task.

@@ -17,8 +17,8 @@
 //!             └──── hold (sleep here) ◀── wait::choose ──▶ park: IN_PROGRESS + callbackAfterSeconds + state
 //! ```
 //!
-//! Pure modules decide; [`executor`] and [`request`] do the IO ([`invoker`] builds the client, [`target`] is the
-//! seam tests replace):
+//! Pure modules decide; [`executor`] and [`request`] do the IO ([`invoker`] builds the client, [`target`] and
+//! [`server_view`] are the seams tests replace):
 //! [`spec`] (input → validated spec), [`strategy`] (delay after n polls), [`termination`] (what a response and a
 //! verdict mean), [`wait`] (hold or park), [`state`] (what a parked task carries), [`outcome`] (→ TaskResult),
 //! [`step`] (the state and next action around one poll), [`response`] (the output shape of a response), [`retry_after`] (a target's `Retry-After`), [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
@@ -29,6 +29,7 @@ pub mod outcome;
 pub mod request;
 pub mod response;
 pub mod retry_after;
+pub mod server_view;
 pub mod spec;
 pub mod state;
 pub mod status;

@@ -49,6 +49,8 @@ pub struct FakeConductor {
     pub always_fail: std::sync::atomic::AtomicBool,
     /// What `GET /tasks/{id}` answers: the status,
     pub status: Mutex<Option<String>>,
+    /// and whether those reads fail (a transport error),
+    pub fail_status: std::sync::atomic::AtomicBool,
     /// and the stored output, one answer per call (the last one repeats; none: the task is unknown).
     pub stored_outputs: Mutex<VecDeque<serde_json::Value>>,
     /// `GET /tasks/{id}` calls made for the output.
@@ -163,6 +165,9 @@ impl ConductorApi for FakeConductor {
     }
 
     async fn task_status(&self, _task_id: &str) -> Result<Option<String>, ClientError> {
+        if self.fail_status.load(Ordering::SeqCst) {
+            return Err(ClientError::Transport("connection refused".into()));
+        }
         Ok(self.status.lock().unwrap().clone())
     }
 

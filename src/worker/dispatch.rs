@@ -24,6 +24,7 @@ use crate::clock::epoch_ms;
 use crate::conductor::{ConductorApi, EncodedResult, PolledTask, Task, TaskOutput, TaskResult, TaskResultStatus};
 use crate::config::TaskTypeConfig;
 use crate::http_poll::outcome::ExecLog;
+use crate::http_poll::server_view::{Checking, ServerView};
 use crate::http_poll::termination::FailureKind;
 use crate::http_poll::{Delivery, Outcome, OutcomeKind};
 use crate::logging::{SpanSlot, in_slot, task_span};
@@ -38,13 +39,38 @@ pub struct Dispatch<C> {
     type_name: Arc<str>,
     /// Whether the "task without timeouts" warning was logged already.
     warned_unprotected: AtomicBool,
+    /// The server's view of held tasks, for the executor.
+    server: Arc<dyn ServerView>,
     deps: Arc<WorkerDeps<C>>,
+}
+
+/// [`ServerView`] over the Conductor client: a task is in progress while `GET /tasks/{id}` says `IN_PROGRESS`;
+/// an unknown task is not; a failed read tells nothing.
+struct TaskStatusView<C>(Arc<C>);
+
+impl<C> std::fmt::Debug for TaskStatusView<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskStatusView")
+    }
+}
+
+impl<C: ConductorApi> ServerView for TaskStatusView<C> {
+    fn in_progress<'a>(&'a self, task_id: &'a str) -> Checking<'a> {
+        Box::pin(async move {
+            match self.0.task_status(task_id).await {
+                Ok(Some(status)) => Some(status == "IN_PROGRESS"),
+                Ok(None) => Some(false),
+                Err(_) => None,
+            }
+        })
+    }
 }
 
 impl<C: ConductorApi> Dispatch<C> {
     pub(super) fn new(config: TaskTypeConfig, metrics: TaskMetrics, deps: Arc<WorkerDeps<C>>) -> Self {
         let type_name = Arc::from(config.name.as_str());
-        Self { config, metrics, type_name, warned_unprotected: AtomicBool::new(false), deps }
+        let server: Arc<dyn ServerView> = Arc::new(TaskStatusView(deps.api.clone()));
+        Self { config, metrics, type_name, warned_unprotected: AtomicBool::new(false), server, deps }
     }
 
     /// Starts the execution of one delivered task on the shutdown tracker: with a slot (and while polling), it
@@ -102,6 +128,7 @@ impl<C: ConductorApi> Dispatch<C> {
             task_id: task.task_id.clone(),
             task_type: self.type_name.clone(),
             span: SpanSlot::new(task_span(&self.config.name, &task.task_id, &task.workflow_instance_id)),
+            server: self.server.clone(),
         };
         in_slot(self.execute_and_report(task, &delivery), &delivery.span).await
     }

@@ -44,6 +44,8 @@ fn completed(api: &FakeConductor) -> usize {
 
 fn setup(tasks: impl IntoIterator<Item = crate::conductor::Task>) -> (Arc<FakeConductor>, Arc<ScriptedTarget>) {
     let api = Arc::new(FakeConductor::default());
+    // Held tasks ask whether the server still has them IN_PROGRESS: it does, unless a test says otherwise.
+    *api.status.lock().unwrap() = Some("IN_PROGRESS".into());
     api.enqueue(tasks);
     (api, Arc::new(ScriptedTarget::default()))
 }
@@ -155,6 +157,39 @@ async fn retry_after_on_a_429_or_503_sets_the_next_poll() {
     }
     let logs = api.results_for("p")[0]["logs"].to_string();
     assert!(logs.contains("Retry-After"), "{logs}");
+}
+
+/// A workflow terminated while its poll is held: the worker stops calling the target before the next poll, not at
+/// the task's response timeout.
+#[tokio::test(start_paused = true)]
+async fn a_held_poll_stops_when_the_server_no_longer_has_the_task_in_progress() {
+    let (api, target) = setup([task("p", polling("/status", 5))]);
+    target.route("/status", Duration::from_millis(50), &[(200, r#"{"status":"RUNNING"}"#)]);
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+
+    assert!(harness.run_until(MINUTE, |h| h.target.requests_to("/status").len() == 3).await);
+    *api.status.lock().unwrap() = Some("CANCELED".into());
+    assert!(harness.run_until(MINUTE, |h| !h.api.results_for("p").is_empty()).await, "the task ends");
+    let metrics = harness.metrics_text();
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    assert_eq!(target.requests_to("/status").len(), 3, "no poll after the workflow was terminated");
+    let result = &api.results_for("p")[0];
+    assert_eq!(result["status"], "FAILED", "{result}");
+    assert!(result["reasonForIncompletion"].as_str().unwrap().contains("no longer has this task IN_PROGRESS"));
+    assert!(metrics.contains(r#"task_execute_error_total{taskType="HTTP_POLL",exception="Cancelled"} 1"#), "{metrics}");
+
+    // A server that cannot be asked does not stop polling.
+    let (api, target) = setup([task("q", polling("/status", 5))]);
+    *api.status.lock().unwrap() = None;
+    api.fail_status.store(true, Ordering::SeqCst);
+    target.route(
+        "/status",
+        Duration::from_millis(50),
+        &[(200, r#"{"status":"RUNNING"}"#), (200, r#"{"status":"RUNNING"}"#), (200, r#"{"status":"COMPLETED"}"#)],
+    );
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 1).await, "status reads failing: polling goes on");
+    assert!(harness.stop(Duration::from_secs(5)).await);
 }
 
 #[tokio::test(start_paused = true)]

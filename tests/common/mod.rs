@@ -137,6 +137,12 @@ impl Conductor {
         }
     }
 
+    /// Terminates a running workflow.
+    pub async fn terminate(&self, id: &str, reason: &str) {
+        let reason: String = url::form_urlencoded::byte_serialize(reason.as_bytes()).collect();
+        self.send(self.http.delete(format!("{}/workflow/{id}?reason={reason}", self.base))).await;
+    }
+
     /// The execution log lines of a task.
     pub async fn task_logs(&self, task_id: &str) -> Vec<String> {
         let body = self.send(self.http.get(format!("{}/tasks/{task_id}/log", self.base))).await;

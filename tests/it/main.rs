@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod bounds;
+mod cancellation;
 mod drop_in;
 mod failures;
 mod isolation;
