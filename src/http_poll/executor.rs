@@ -137,13 +137,19 @@ impl Executor {
     /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`. The task's
     /// `inputData` and `outputData` are taken out of it (kept compactly, or dropped, while the task holds).
     pub async fn execute(&self, task: &mut Task, delivery: &Delivery) -> Outcome {
-        let logs = ExecLog::default();
+        let mut logs = ExecLog::default();
         let (input, saved_output) = (std::mem::take(&mut task.input_data), std::mem::take(&mut task.output_data));
         let mut spec = match spec::parse(&input, &self.settings.spec_defaults) {
             Ok(spec) => spec,
             Err(error) => return Outcome::failed(FailureKind::InvalidInput, error.to_string(), logs),
         };
         spec.request.bound_by_response_timeout(task.response_timeout_secs());
+        // Once per task, not again on every re-delivery of a parked poll.
+        if task.poll_count <= 1 {
+            for warning in std::mem::take(&mut spec.warnings) {
+                logs.push(warning);
+            }
+        }
         let mut outcome = match &spec.polling {
             None => {
                 drop((input, saved_output));

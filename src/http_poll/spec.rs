@@ -71,7 +71,29 @@ pub struct HttpPollSpec {
     pub request: RequestSpec,
     /// Present when the input has a `terminationCondition`: HTTP_POLL semantics. Absent: one call, HTTP semantics.
     pub polling: Option<PollingSpec>,
+    /// Keys of `http_request` this worker does not use, for the task's execution log (never silently ignored).
+    pub warnings: Vec<String>,
 }
+
+/// The `http_request` keys this worker reads.
+const READ_KEYS: [&str; 14] = [
+    "uri",
+    "method",
+    "headers",
+    "body",
+    "accept",
+    "contentType",
+    "connectionTimeOut",
+    "readTimeOut",
+    "encode",
+    "acceptedStatusCodes",
+    "terminationCondition",
+    "pollingInterval",
+    "pollingStrategy",
+    "maxPollCount",
+];
+/// Most unused keys named in the log; the rest are counted.
+const MAX_WARNINGS: usize = 10;
 
 /// One HTTP request, ready to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,10 +260,60 @@ pub fn parse(input: &Value, defaults: &SpecDefaults) -> Result<HttpPollSpec, Spe
     let mut fields = Fields { object, prefix, problems: Vec::new() };
     let request = parse_request(&mut fields, defaults);
     let polling = parse_polling(&mut fields, defaults);
+    refuse_hedging(&mut fields);
+    // Flat input mixes the request's keys with the workflow's own inputs: only `http_request` is checked.
+    let warnings = if prefix.is_empty() { Vec::new() } else { unused_keys(object) };
     match (request, polling) {
-        (Some(request), Ok(polling)) if fields.problems.is_empty() => Ok(HttpPollSpec { request, polling }),
+        (Some(request), Ok(polling)) if fields.problems.is_empty() => Ok(HttpPollSpec { request, polling, warnings }),
         _ => Err(SpecError(fields.problems)),
     }
+}
+
+/// Orkes' `hedgingConfig.maxAttempts` sends parallel attempts; this worker does not, and says so rather than
+/// sending one attempt where the author asked for several.
+fn refuse_hedging(fields: &mut Fields<'_>) {
+    let Some(config) = fields.get("hedgingConfig") else { return };
+    let attempts = config.get("maxAttempts").and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()));
+    if attempts.is_some_and(|n| n > 1.0) {
+        fields.problem(
+            "hedgingConfig",
+            "parallel (hedged) attempts are not supported by this worker: remove hedgingConfig or set maxAttempts to 1",
+        );
+    }
+}
+
+/// A warning per `http_request` key this worker does not read (the first [`MAX_WARNINGS`], then a count).
+fn unused_keys(object: &Map<String, Value>) -> Vec<String> {
+    let asked = |value: &Value| value.as_bool().unwrap_or(false) || value.as_str().is_some_and(|s| s == "true");
+    let unused: Vec<&String> = object
+        .iter()
+        .filter(|(key, value)| match key.as_str() {
+            "hedgingConfig" => false,
+            // `false` is what this worker does anyway.
+            "asyncComplete" => asked(value),
+            key => !READ_KEYS.contains(&key),
+        })
+        .map(|(key, _)| key)
+        .collect();
+    let mut warnings: Vec<String> = unused
+        .iter()
+        .take(MAX_WARNINGS)
+        .map(|key| match key.as_str() {
+            "asyncComplete" => "http_request.asyncComplete is not supported yet: the task ends on the response, as \
+                                without it"
+                .to_owned(),
+            _ => format!("http_request.{} is not used by this worker: ignored", shorten(key)),
+        })
+        .collect();
+    if unused.len() > MAX_WARNINGS {
+        warnings.push(format!("... and {} more unused http_request keys", unused.len() - MAX_WARNINGS));
+    }
+    warnings
+}
+
+/// A key as shown in a message: at most 64 characters.
+fn shorten(key: &str) -> String {
+    if key.chars().count() <= 64 { key.to_owned() } else { key.chars().take(64).collect::<String>() + "…" }
 }
 
 /// `an object`, `a number`, ... for messages.

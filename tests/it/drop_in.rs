@@ -46,7 +46,7 @@ async fn numbers_booleans_lists_and_zero_timeouts_work_as_on_the_peers() {
             "tasks": [{"name": task_name, "taskReferenceName": "call", "type": "SIMPLE", "inputParameters": {"http_request": {
                 "uri": format!("{target}/headers"), "method": "GET",
                 "headers": {"X-Count": 3, "X-Ratio": 0.5, "X-Flag": true, "X-Many": ["a", 2, false]},
-                "connectionTimeOut": 0, "readTimeOut": 0}}}]
+                "connectionTimeOut": 0, "readTimeOut": 0, "vipAddress": "eureka-name"}}}]
         }))
         .await;
     let _worker = start_worker(&[&task_name], &[]).await;
@@ -58,4 +58,30 @@ async fn numbers_booleans_lists_and_zero_timeouts_work_as_on_the_peers() {
     assert_eq!(seen["x-ratio"], json!(["0.5"]));
     assert_eq!(seen["x-flag"], json!(["true"]));
     assert_eq!(seen["x-many"], json!(["a", "2", "false"]), "a list is the header repeated");
+    let task_id = Conductor::task(&done, "call")["taskId"].as_str().unwrap().to_owned();
+    let logs = conductor.task_logs(&task_id).await;
+    assert!(logs.iter().any(|l| l.contains("http_request.vipAddress is not used")), "unused keys are named: {logs:?}");
+}
+
+/// Orkes' hedged attempts are refused with a reason that names the key, not silently sent once.
+#[tokio::test]
+async fn hedging_is_refused_naming_the_key() {
+    let target = echo(Duration::ZERO).await;
+    let conductor = Conductor::default();
+    let task_name = unique("it_hedging");
+    conductor.register_task_defs(&[Conductor::task_def(&task_name, 60, 0)]).await;
+    let workflow_name = unique("it_hedging_wf");
+    conductor
+        .put_workflow(&json!({
+            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
+            "tasks": [{"name": task_name, "taskReferenceName": "call", "type": "SIMPLE", "inputParameters": {"http_request": {
+                "uri": format!("{target}/headers"), "method": "GET", "hedgingConfig": {"maxAttempts": 3}}}}]
+        }))
+        .await;
+    let _worker = start_worker(&[&task_name], &[]).await;
+    let id = conductor.start(&workflow_name, json!({})).await;
+    let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;
+    let task = Conductor::task(&done, "call");
+    assert_eq!(task["status"], "FAILED_WITH_TERMINAL_ERROR", "{task:#}");
+    assert!(task["reasonForIncompletion"].as_str().unwrap().contains("http_request.hedgingConfig"), "{task:#}");
 }

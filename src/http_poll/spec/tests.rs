@@ -245,3 +245,33 @@ fn a_zero_timeout_means_none_of_our_own_bounded_by_the_response_timeout() {
     let negative = parse_default(json!({"uri": "http://h", "method": "GET", "readTimeOut": -1})).unwrap_err();
     assert!(negative.to_string().contains("readTimeOut"), "{negative}");
 }
+
+#[test]
+fn unused_keys_are_named_and_hedging_is_refused_not_ignored() {
+    let spec = parse_default(json!({"http_request": {"uri": "http://h", "method": "GET", "vipAddress": "x",
+        "asyncComplete": true, "hedgingConfig": {"maxAttempts": 1}}}))
+    .unwrap();
+    assert_eq!(spec.warnings.len(), 2, "{:?}", spec.warnings);
+    assert!(spec.warnings.iter().any(|w| w.contains("http_request.vipAddress is not used")), "{:?}", spec.warnings);
+    assert!(spec.warnings.iter().any(|w| w.contains("asyncComplete is not supported yet")), "{:?}", spec.warnings);
+    let quiet = json!({"http_request": {"uri": "http://h", "method": "GET", "asyncComplete": false}});
+    assert!(parse_default(quiet).unwrap().warnings.is_empty(), "asyncComplete: false is the default");
+    let flat = parse_default(json!({"uri": "http://h", "method": "GET", "requestId": "r"})).unwrap();
+    assert!(flat.warnings.is_empty(), "flat input carries the workflow's own keys");
+
+    let hedged = json!({"http_request": {"uri": "http://h", "method": "GET", "hedgingConfig": {"maxAttempts": 3}}});
+    let error = parse_default(hedged).unwrap_err();
+    assert_eq!(error.0[0].field, "http_request.hedgingConfig", "{error}");
+
+    // A hostile author's thousand keys make a bounded log.
+    let mut request = Map::new();
+    request.insert("uri".into(), json!("http://h"));
+    request.insert("method".into(), json!("GET"));
+    for i in 0..1000 {
+        request.insert(format!("k{i}{}", "x".repeat(200)), json!(i));
+    }
+    let spec = parse_default(json!({"http_request": request})).unwrap();
+    assert_eq!(spec.warnings.len(), MAX_WARNINGS + 1);
+    assert!(spec.warnings.last().unwrap().contains("990 more"), "{:?}", spec.warnings.last());
+    assert!(spec.warnings.iter().all(|w| w.len() < 200), "keys are shortened");
+}
