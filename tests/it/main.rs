@@ -8,6 +8,7 @@
 mod bad_input;
 mod bounds;
 mod cancellation;
+mod compression;
 mod drop_in;
 mod failures;
 mod isolation;
