@@ -248,6 +248,7 @@ pub fn build_executor(
             connect_timeout: config.http.connect_timeout,
             read_timeout: config.http.read_timeout,
             max_polling_interval: config.polling.max_delay,
+            retries: config.http.retries,
         },
         max_poll_delay: config.polling.max_delay,
         min_poll_interval: config.polling.min_interval,

@@ -50,6 +50,7 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
         connect_timeout: config.http.connect_timeout,
         read_timeout: config.http.read_timeout,
         max_polling_interval: config.polling.max_delay,
+        retries: config.http.retries,
     };
     let (response, accepted) = if args.fetch {
         let mut input = input.clone();

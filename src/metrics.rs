@@ -94,6 +94,7 @@ pub struct Metrics {
     resumes: Family<TaskType, Counter>,
     handed_back: Family<TaskType, Counter>,
     update_retries: Family<TaskType, Counter>,
+    request_retries: Family<TaskType, Counter>,
     results_dropped: Family<TaskTypeReason, Counter>,
     results_superseded: Family<TaskType, Counter>,
     updates_pending: Family<TaskType, Gauge>,
@@ -201,6 +202,11 @@ impl Metrics {
                 Family::default(),
             ),
             update_retries: r.add("task_update_retry", "Result update retries", Family::default()),
+            request_retries: r.add(
+                "http_request_retries",
+                "Single calls made again inside the task after a transient failure",
+                Family::default(),
+            ),
             results_dropped: r.add(
                 "task_result_dropped",
                 "Results that could not be delivered (lost, rejected, unknown_task)",

@@ -228,6 +228,16 @@ pub const IDEMPOTENCY_KEY_HEADER: Entry<String> = Entry::new(
     |v| v.is_empty() || reqwest::header::HeaderName::from_bytes(v.trim().as_bytes()).is_ok(),
     "must be a header name, or empty to turn it off",
 );
+/// `http.retries`.
+pub const RETRIES: Entry<u32> = Entry::new(
+    "http.retries",
+    || 0,
+    Unit::Count,
+    "retries of a single call after a transient failure, when the task sets no http_request.retries",
+)
+.check(|v| *v <= MAX_RETRIES, "must be from 0 to 10");
+/// Most retries of one single call.
+pub const MAX_RETRIES: u32 = 10;
 /// `http.proxy`.
 pub const PROXY: Entry<String> =
     Entry::new("http.proxy", String::new, Unit::None, "proxy for every target request (the policy still applies)");
@@ -397,6 +407,7 @@ pub static GLOBAL: &[&dyn Listed] = &[
     &SENSITIVE_HEADERS,
     &EXTRA_CA_FILE,
     &IDEMPOTENCY_KEY_HEADER,
+    &RETRIES,
     &PROXY,
     &MAX_DELAY_SECS,
     &MIN_INTERVAL_MS,

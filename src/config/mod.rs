@@ -180,6 +180,8 @@ pub struct HttpConfig {
     pub extra_ca_file: Option<String>,
     /// Header carrying the task id on non-GET requests so targets can drop duplicates; `None` = off.
     pub idempotency_key_header: Option<String>,
+    /// Retries of a single call after a transient failure, for tasks that set none.
+    pub retries: u32,
     /// The proxy every target request goes through (`None`: direct; proxy variables in the environment are
     /// ignored).
     pub proxy: Option<crate::redact::SecretUrl>,

@@ -128,6 +128,7 @@ impl Resolver {
         let sensitive = self.global(&SENSITIVE_HEADERS, None);
         let ca_file = self.global(&EXTRA_CA_FILE, None);
         let idempotency = self.global(&IDEMPOTENCY_KEY_HEADER, None);
+        let retries = self.global(&RETRIES, None);
         let proxy_text = self.global(&PROXY, None);
         let proxy = match proxy_text.trim() {
             "" => None,
@@ -151,6 +152,7 @@ impl Resolver {
             sensitive_headers: sensitive.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
             extra_ca_file: Some(ca_file.trim().to_owned()).filter(|f| !f.is_empty()),
             idempotency_key_header: Some(idempotency.trim().to_owned()).filter(|h| !h.is_empty()),
+            retries,
             proxy,
         }
     }

@@ -16,7 +16,6 @@ use tracing::Instrument;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
 use super::request::describe_target;
 use super::response::HttpResponse;
-use super::retry_after;
 use super::server_view::{CHECK_EVERY, ServerView};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
@@ -25,6 +24,7 @@ use super::strategy::with_jitter;
 use super::target::Target;
 use super::termination::{Decision, FailureKind, Observation, decide_single};
 use super::wait::Wait;
+use super::{retry, retry_after};
 use crate::clock::epoch_ms;
 use crate::condition::dollar::{Dollar, PollView};
 use crate::condition::{Condition, ConditionEvaluator};
@@ -153,7 +153,14 @@ impl Executor {
         let mut outcome = match &spec.polling {
             None => {
                 drop((input, saved_output));
-                Box::pin(self.single_call(&spec.request, delivery, logs)).await
+                let retry_until = match task.response_timeout_secs() {
+                    0 => None,
+                    secs => {
+                        let timeout = Duration::from_secs(secs);
+                        Some(delivery.received_at + timeout.saturating_sub((timeout / 10).max(Duration::from_secs(2))))
+                    }
+                };
+                Box::pin(self.single_call(&spec.request, delivery, logs, retry_until)).await
             }
             Some(polling) => {
                 let start = PollStart::new(task, &input, &saved_output);
@@ -171,16 +178,48 @@ impl Executor {
         outcome
     }
 
-    async fn single_call(&self, request: &RequestSpec, delivery: &Delivery, mut logs: ExecLog) -> Outcome {
-        let Some(exchange) = Box::pin(self.send(request, delivery, &delivery.task_id)).await else {
-            let target = describe_target(&request.method, &request.url);
-            let reason = format!(
-                "the worker shut down before {target} answered (the request may have reached it); retried per the TaskDef"
-            );
-            logs.push(reason.clone());
-            return Outcome::failed(FailureKind::Interrupted, reason, logs);
+    /// One call, made again after transient failures up to `request.retries` times, as long as the next attempt
+    /// fits before `retry_until` (the task's response timeout, less a margin).
+    async fn single_call(
+        &self,
+        request: &RequestSpec,
+        delivery: &Delivery,
+        mut logs: ExecLog,
+        retry_until: Option<Instant>,
+    ) -> Outcome {
+        let mut retries = 0;
+        let exchange = loop {
+            let Some(exchange) = Box::pin(self.send(request, delivery, &delivery.task_id)).await else {
+                let target = describe_target(&request.method, &request.url);
+                let reason = format!(
+                    "the worker shut down before {target} answered (the request may have reached it); retried per the TaskDef"
+                );
+                logs.push(reason.clone());
+                return Outcome::failed(FailureKind::Interrupted, reason, logs);
+            };
+            let what = if retries == 0 { "call".to_owned() } else { format!("call (retry {retries})") };
+            logs.push(describe_exchange(request, &exchange, &what));
+            if retries >= request.retries || !retry::worth_retrying(&exchange.observation) {
+                break exchange;
+            }
+            let requested =
+                exchange.response.as_ref().and_then(|r| retry_after::requested(r.status, &r.headers, epoch_ms()));
+            let wait = retry::wait_before(retries + 1, fastrand::f64(), requested, self.settings.max_poll_delay);
+            if retry_until.is_some_and(|until| Instant::now() + wait + request.timeout > until) {
+                logs.push("No time left for another attempt before the task's response timeout.".to_owned());
+                break exchange;
+            }
+            retries += 1;
+            delivery.metrics.request_retried();
+            logs.push(format!("Retry {retries} of {} in {} ms.", request.retries, wait.as_millis()));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = delivery.stop_holding.cancelled() => {
+                    logs.push("Shutting down: no more retries.".to_owned());
+                    break exchange;
+                }
+            }
         };
-        logs.push(describe_exchange(request, &exchange, "call"));
         let output = response_output(exchange.response.as_ref().map(HttpResponse::to_raw), None);
         let kind = match decide_single(&exchange.observation) {
             Decision::Fail { reason, kind } => OutcomeKind::Failed { reason, kind },

@@ -21,13 +21,14 @@
 //! [`server_view`] are the seams tests replace):
 //! [`spec`] (input → validated spec), [`strategy`] (delay after n polls), [`termination`] (what a response and a
 //! verdict mean), [`wait`] (hold or park), [`state`] (what a parked task carries), [`outcome`] (→ TaskResult),
-//! [`step`] (the state and next action around one poll), [`response`] (the output shape of a response), [`retry_after`] (a target's `Retry-After`), [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
+//! [`step`] (the state and next action around one poll), [`response`] (the output shape of a response), [`retry`] (retries of a single call), [`retry_after`] (a target's `Retry-After`), [`status`] (accepted and transient statuses), [`url_encoding`] (the `encode` flag and form bodies).
 
 pub mod executor;
 pub mod invoker;
 pub mod outcome;
 pub mod request;
 pub mod response;
+pub mod retry;
 pub mod retry_after;
 pub mod server_view;
 pub mod spec;

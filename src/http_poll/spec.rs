@@ -50,6 +50,8 @@ pub struct SpecDefaults {
     pub read_timeout: Duration,
     /// Longest accepted `pollingInterval`.
     pub max_polling_interval: Duration,
+    /// Retries of a single call when the task sets none.
+    pub retries: u32,
 }
 
 impl Default for SpecDefaults {
@@ -60,6 +62,7 @@ impl Default for SpecDefaults {
             connect_timeout: Duration::from_millis((CONNECT_TIMEOUT_MS.default)()),
             read_timeout: Duration::from_millis((READ_TIMEOUT_MS.default)()),
             max_polling_interval: Duration::from_secs((MAX_DELAY_SECS.default)()),
+            retries: (crate::config::catalog::RETRIES.default)(),
         }
     }
 }
@@ -76,7 +79,8 @@ pub struct HttpPollSpec {
 }
 
 /// The `http_request` keys this worker reads.
-const READ_KEYS: [&str; 14] = [
+const READ_KEYS: [&str; 15] = [
+    "retries",
     "uri",
     "method",
     "headers",
@@ -111,6 +115,8 @@ pub struct RequestSpec {
     /// One of them was 0 ("no timeout"): `timeout` is the worker's longest, to be bounded by the task's
     /// response timeout.
     pub open_ended: bool,
+    /// Retries of a single call after a transient failure (`retries`, else `http.retries`).
+    pub retries: u32,
     /// Which statuses count as success.
     pub accepted: StatusFilter,
 }

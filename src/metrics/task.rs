@@ -39,6 +39,7 @@ pub struct Handles {
     resumes: Counter,
     handed_back: Counter,
     update_retries: Counter,
+    request_retries: Counter,
     result_size: Histogram,
     condition_native_time: Histogram,
     condition_engine_time: Histogram,
@@ -67,6 +68,7 @@ impl Metrics {
             resumes: self.resumes.get_or_create_owned(&label),
             handed_back: self.handed_back.get_or_create_owned(&label),
             update_retries: self.update_retries.get_or_create_owned(&label),
+            request_retries: self.request_retries.get_or_create_owned(&label),
             result_size: self.task_result_size.get_or_create_owned(&label),
             condition_native_time: self
                 .condition_evaluation_time
@@ -177,6 +179,11 @@ impl TaskMetrics {
     /// A parked task was resumed from its saved state.
     pub fn resumed(&self) {
         self.resumes.inc();
+    }
+
+    /// A single call is made again after a transient failure.
+    pub fn request_retried(&self) {
+        self.request_retries.inc();
     }
 
     /// A task was returned to the queue unexecuted.

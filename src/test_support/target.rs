@@ -29,6 +29,8 @@ pub struct ScriptedTarget {
     routes: Mutex<HashMap<String, Route>>,
     /// Paths requested and when, in order.
     pub requests: Mutex<Vec<(String, Instant)>>,
+    /// The idempotency key of each request, in order.
+    pub keys: Mutex<Vec<String>>,
     in_flight: AtomicUsize,
     /// The most requests in flight at once.
     pub max_in_flight: AtomicUsize,
@@ -66,10 +68,11 @@ impl ScriptedTarget {
 }
 
 impl Target for ScriptedTarget {
-    fn send<'a>(&'a self, spec: &'a RequestSpec, _idempotency_key: &'a str) -> Sending<'a> {
+    fn send<'a>(&'a self, spec: &'a RequestSpec, idempotency_key: &'a str) -> Sending<'a> {
         Box::pin(async move {
             let path = spec.url.path().to_owned();
             self.requests.lock().unwrap().push((path.clone(), Instant::now()));
+            self.keys.lock().unwrap().push(idempotency_key.to_owned());
             let (delay, status, body, headers) = self.next_answer(&path);
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.max_in_flight.fetch_max(now, Ordering::SeqCst);

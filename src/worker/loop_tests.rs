@@ -135,6 +135,34 @@ async fn a_held_poll_waits_its_interval_and_completes_when_the_condition_holds()
     }
 }
 
+/// A single call with `retries` is made again after transient failures, inside the task, with one key.
+#[tokio::test(start_paused = true)]
+async fn a_single_call_is_retried_after_transient_failures_with_one_idempotency_key() {
+    let mut input = single_call("/flaky");
+    input["http_request"]["retries"] = json!(3);
+    input["http_request"]["method"] = json!("POST");
+    let (api, target) = setup([task("c", input.clone()), task("d", single_call("/flaky-default"))]);
+    target.route("/flaky", Duration::from_millis(10), &[(503, "busy"), (502, "bad gateway"), (200, "{}")]);
+    target.route("/flaky-default", Duration::from_millis(10), &[(503, "busy"), (200, "{}")]);
+    let harness = LoopHarness::start(task_type(2), api.clone(), target.clone());
+
+    assert!(
+        harness.run_until(MINUTE, |h| h.api.results_for("c").len() == 1 && h.api.results_for("d").len() == 1).await
+    );
+    let metrics = harness.metrics_text();
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    assert_eq!(statuses(&api, "c"), [("COMPLETED".to_owned(), 0)], "two retries, then the answer");
+    assert_eq!(target.requests_to("/flaky").len(), 3);
+    let keys: Vec<String> = target.keys.lock().unwrap().iter().filter(|k| k.as_str() == "c").cloned().collect();
+    assert_eq!(keys.len(), 3, "every attempt carries the task's key");
+    let logs = api.results_for("c")[0]["logs"].to_string();
+    assert!(logs.contains("Retry 1 of 3") && logs.contains("Retry 2 of 3"), "{logs}");
+    assert!(metrics.contains(r#"http_request_retries_total{taskType="HTTP_POLL"} 2"#), "{metrics}");
+    // Without retries (the default, as on conductor-oss) one failure fails the task.
+    assert_eq!(statuses(&api, "d"), [("FAILED".to_owned(), 0)]);
+    assert_eq!(target.requests_to("/flaky-default").len(), 1);
+}
+
 /// A rate-limited target says when to come back: the next poll waits that long, not the polling interval.
 #[tokio::test(start_paused = true)]
 async fn retry_after_on_a_429_or_503_sets_the_next_poll() {

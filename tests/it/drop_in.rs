@@ -85,3 +85,48 @@ async fn hedging_is_refused_naming_the_key() {
     assert_eq!(task["status"], "FAILED_WITH_TERMINAL_ERROR", "{task:#}");
     assert!(task["reasonForIncompletion"].as_str().unwrap().contains("http_request.hedgingConfig"), "{task:#}");
 }
+
+/// A single call with `retries` is made again inside the task after 503s, every attempt with the same
+/// Idempotency-Key, and completes without a Conductor retry.
+#[tokio::test]
+async fn retries_inside_the_task_keep_one_idempotency_key() {
+    use std::sync::{Arc, Mutex};
+    let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = keys.clone();
+    let router = Router::new().route(
+        "/flaky",
+        any(move |headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                let mut keys = seen.lock().unwrap();
+                keys.push(key);
+                if keys.len() < 3 { axum::http::StatusCode::SERVICE_UNAVAILABLE } else { axum::http::StatusCode::OK }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let conductor = Conductor::default();
+    let task_name = unique("it_retries");
+    conductor.register_task_defs(&[Conductor::task_def(&task_name, 60, 0)]).await;
+    let workflow_name = unique("it_retries_wf");
+    conductor
+        .put_workflow(&json!({
+            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
+            "tasks": [{"name": task_name, "taskReferenceName": "call", "type": "SIMPLE", "inputParameters": {"http_request": {
+                "uri": format!("http://{addr}/flaky"), "method": "POST", "body": {"n": 1}, "retries": 3}}}]
+        }))
+        .await;
+    let _worker = start_worker(&[&task_name], &[]).await;
+    let id = conductor.start(&workflow_name, json!({})).await;
+    let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 3, "two 503s, then the answer: {keys:?}");
+    assert!(!keys[0].is_empty() && keys.iter().all(|k| *k == keys[0]), "one key for every attempt: {keys:?}");
+    assert_eq!(Conductor::attempts(&done, "call").len(), 1, "no Conductor retry was spent");
+}

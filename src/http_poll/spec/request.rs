@@ -1,6 +1,7 @@
 //! The request half of the input: method, URI, headers, body and timeouts, each checked and named on failure.
 
 use super::*;
+use crate::config::catalog::MAX_RETRIES;
 
 pub(super) fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) -> Option<RequestSpec> {
     let encode = fields.boolean("encode").unwrap_or(true);
@@ -36,6 +37,14 @@ pub(super) fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) ->
     // response timeout.
     let open_ended = connect_timeout.is_zero() || read_timeout.is_zero();
     let timeout = if open_ended { MAX_REQUEST_TIMEOUT } else { connect_timeout + read_timeout };
+    let retries = match fields.number("retries") {
+        None => defaults.retries,
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(MAX_RETRIES)).contains(&n) => n as u32,
+        Some(n) => {
+            fields.problem("retries", format!("must be a whole number from 0 to {MAX_RETRIES}, got {n}"));
+            defaults.retries
+        }
+    };
     let mut headers = parse_headers(fields);
     let accept = header_list(fields, "accept").unwrap_or_else(|| "application/json".into());
     let content_type = fields.string("contentType").unwrap_or("application/json").to_owned();
@@ -63,7 +72,7 @@ pub(super) fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) ->
         }
     });
     let headers = shrunk(headers);
-    Some(RequestSpec { method: method?, url: url?, headers, body, timeout, open_ended, accepted })
+    Some(RequestSpec { method: method?, url: url?, headers, body, timeout, open_ended, retries, accepted })
 }
 
 /// The same headers, in the same order, in a map of their size: a `HeaderMap` makes room for 6 entries on its first

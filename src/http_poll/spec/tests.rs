@@ -131,6 +131,8 @@ fn malformed_inputs_name_the_field() {
         (json!({"uri": "http://h", "method": "FETCH"}), "method"),
         (json!({"uri": "http://h", "method": 1}), "method"),
         (json!({"uri": "http://h", "method": "GET", "headers": "x"}), "headers"),
+        (json!({"uri": "http://h", "method": "GET", "retries": 11}), "retries"),
+        (json!({"uri": "http://h", "method": "GET", "retries": 1.5}), "retries"),
         (json!({"uri": "http://h", "method": "GET", "headers": {"X-N": {"n": 1}}}), "headers.X-N"),
         (json!({"uri": "http://h", "method": "GET", "headers": {"X-A": ["a", ["b"]]}}), "headers.X-A[1]"),
         (json!({"uri": "http://h", "method": "GET", "headers": {"X-A": "a\r\nInjected: 1"}}), "headers.X-A"),
