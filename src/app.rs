@@ -251,6 +251,7 @@ pub fn build_executor(
             retries: config.http.retries,
         },
         max_poll_delay: config.polling.max_delay,
+        async_complete_recheck: config.polling.async_complete_recheck,
         min_poll_interval: config.polling.min_interval,
         jitter_ratio: config.polling.jitter_ratio,
         max_output_bytes: config.updates.max_output_bytes,

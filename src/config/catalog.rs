@@ -250,6 +250,14 @@ pub const MAX_DELAY_SECS: Entry<u64> =
 /// `polling.min_interval_ms`.
 pub const MIN_INTERVAL_MS: Entry<u64> =
     Entry::new("polling.min_interval_ms", || 0, Unit::Millis, "shortest wait between polls, whatever tasks ask");
+/// `polling.async_complete_recheck_secs`.
+pub const ASYNC_COMPLETE_RECHECK_SECS: Entry<u64> = Entry::new(
+    "polling.async_complete_recheck_secs",
+    || 3600,
+    Unit::Secs,
+    "callback of an asyncComplete task waiting to be completed through the task API",
+)
+.check(|v| (1..=86_400).contains(v), "must be from 1 to 86400");
 /// `polling.jitter_ratio`.
 pub const JITTER_RATIO: Entry<f64> =
     Entry::new("polling.jitter_ratio", || 0.0, Unit::Ratio, "random spread of each wait, plus or minus")
@@ -412,6 +420,7 @@ pub static GLOBAL: &[&dyn Listed] = &[
     &MAX_DELAY_SECS,
     &MIN_INTERVAL_MS,
     &JITTER_RATIO,
+    &ASYNC_COMPLETE_RECHECK_SECS,
     &EVALUATORS,
     &EVALUATOR_MEMORY_BYTES,
     &EVALUATOR_PROGRAM,

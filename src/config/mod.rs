@@ -203,6 +203,8 @@ pub struct PollingConfig {
     pub min_interval: Duration,
     /// Random spread of each wait, ±ratio; 0 = none.
     pub jitter_ratio: f64,
+    /// How long an `asyncComplete` task is parked between re-deliveries while it waits to be completed.
+    pub async_complete_recheck: Duration,
 }
 
 /// The JavaScript evaluator.

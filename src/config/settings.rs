@@ -204,7 +204,9 @@ impl Resolver {
             "must not exceed polling.max_delay_secs",
         );
         let jitter_ratio = self.global(&JITTER_RATIO, None);
+        let recheck_secs = self.global(&ASYNC_COMPLETE_RECHECK_SECS, None);
         PollingConfig {
+            async_complete_recheck: Duration::from_secs(recheck_secs),
             max_delay: Duration::from_secs(max_delay_secs),
             min_interval: Duration::from_millis(min_interval_ms),
             jitter_ratio,

@@ -49,6 +49,8 @@ pub struct ExecutorSettings {
     pub jitter_ratio: f64,
     /// Largest task output reported (larger response bodies are truncated with a marker).
     pub max_output_bytes: usize,
+    /// Callback of an `asyncComplete` task waiting to be completed.
+    pub async_complete_recheck: Duration,
 }
 
 impl Default for ExecutorSettings {
@@ -61,6 +63,7 @@ impl Default for ExecutorSettings {
             min_poll_interval: Duration::from_millis((MIN_INTERVAL_MS.default)()),
             jitter_ratio: (JITTER_RATIO.default)(),
             max_output_bytes: (MAX_OUTPUT_BYTES.default)(),
+            async_complete_recheck: Duration::from_secs((crate::config::catalog::ASYNC_COMPLETE_RECHECK_SECS.default)()),
         }
     }
 }
@@ -151,15 +154,14 @@ impl Executor {
             }
         }
         let mut outcome = match &spec.polling {
+            None if spec.async_complete => {
+                drop(input);
+                let retry_until = retry_deadline(task, delivery);
+                Box::pin(self.async_call(task, &spec.request, delivery, logs, &saved_output, retry_until)).await
+            }
             None => {
                 drop((input, saved_output));
-                let retry_until = match task.response_timeout_secs() {
-                    0 => None,
-                    secs => {
-                        let timeout = Duration::from_secs(secs);
-                        Some(delivery.received_at + timeout.saturating_sub((timeout / 10).max(Duration::from_secs(2))))
-                    }
-                };
+                let retry_until = retry_deadline(task, delivery);
                 Box::pin(self.single_call(&spec.request, delivery, logs, retry_until)).await
             }
             Some(polling) => {
@@ -176,6 +178,49 @@ impl Executor {
             return Outcome::failed(FailureKind::ResponseTooLarge, reason, outcome.logs);
         }
         outcome
+    }
+
+    /// `asyncComplete`: one call; an accepted response leaves the task IN_PROGRESS for an outside system to complete
+    /// through the task API, parked with a long callback and the response in its output. A re-delivery before then
+    /// parks it again without calling a second time (the saved state says the call was made).
+    async fn async_call(
+        &self,
+        task: &Task,
+        request: &RequestSpec,
+        delivery: &Delivery,
+        mut logs: ExecLog,
+        saved_output: &Value,
+        retry_until: Option<Instant>,
+    ) -> Outcome {
+        let wait_secs = self.settings.async_complete_recheck.as_secs().max(1);
+        let waiting = |mut output: TaskOutput, mut state: PollState, mut logs: ExecLog| {
+            state.next_poll_at_ms = epoch_ms() + wait_secs * 1000;
+            state.saved_at_delivery = Some(task.poll_count);
+            state.store(&mut output.fields);
+            logs.push(format!(
+                "asyncComplete: waiting to be completed through the task API (checked again in {wait_secs} s)."
+            ));
+            delivery.metrics.parked();
+            Outcome { kind: OutcomeKind::Parked { callback_after_secs: wait_secs }, output, logs }
+        };
+        if let Some(state) = PollState::restore(&task.task_id, saved_output) {
+            let output = response_output(saved_output.get("response").map(to_text), None);
+            return waiting(output, state, logs);
+        }
+        let outcome = Box::pin(self.single_call(request, delivery, std::mem::take(&mut logs), retry_until)).await;
+        if outcome.kind != OutcomeKind::Completed {
+            return outcome;
+        }
+        let now = epoch_ms();
+        let state = PollState {
+            version: STATE_VERSION,
+            task_id: task.task_id.clone(),
+            polls_made: 1,
+            first_poll_at_ms: now,
+            next_poll_at_ms: now,
+            saved_at_delivery: None,
+        };
+        waiting(outcome.output, state, outcome.logs)
     }
 
     /// One call, made again after transient failures up to `request.retries` times, as long as the next attempt
@@ -378,6 +423,17 @@ impl Executor {
         with_jitter(base, self.settings.jitter_ratio, fastrand::f64())
             .max(self.settings.min_poll_interval)
             .min(self.settings.max_poll_delay)
+    }
+}
+
+/// Until when a single call may be tried again: the task's response timeout after its delivery, less a margin.
+fn retry_deadline(task: &Task, delivery: &Delivery) -> Option<Instant> {
+    match task.response_timeout_secs() {
+        0 => None,
+        secs => {
+            let timeout = Duration::from_secs(secs);
+            Some(delivery.received_at + timeout.saturating_sub((timeout / 10).max(Duration::from_secs(2))))
+        }
     }
 }
 

@@ -74,13 +74,17 @@ pub struct HttpPollSpec {
     pub request: RequestSpec,
     /// Present when the input has a `terminationCondition`: HTTP_POLL semantics. Absent: one call, HTTP semantics.
     pub polling: Option<PollingSpec>,
+    /// `asyncComplete` (in `http_request` or the task input): an outside system completes the task through the
+    /// task API after the call.
+    pub async_complete: bool,
     /// Keys of `http_request` this worker does not use, for the task's execution log (never silently ignored).
     pub warnings: Vec<String>,
 }
 
 /// The `http_request` keys this worker reads.
-const READ_KEYS: [&str; 15] = [
+const READ_KEYS: [&str; 16] = [
     "retries",
+    "asyncComplete",
     "uri",
     "method",
     "headers",
@@ -267,10 +271,19 @@ pub fn parse(input: &Value, defaults: &SpecDefaults) -> Result<HttpPollSpec, Spe
     let request = parse_request(&mut fields, defaults);
     let polling = parse_polling(&mut fields, defaults);
     refuse_hedging(&mut fields);
+    let async_complete = fields.boolean("asyncComplete").or_else(|| {
+        // conductor-oss's HTTP task reads it from the task input, beside http_request.
+        let mut top = Fields { object: input, prefix: "", problems: Vec::new() };
+        let value = if prefix.is_empty() { None } else { top.boolean("asyncComplete") };
+        fields.problems.append(&mut top.problems);
+        value
+    });
     // Flat input mixes the request's keys with the workflow's own inputs: only `http_request` is checked.
     let warnings = if prefix.is_empty() { Vec::new() } else { unused_keys(object) };
     match (request, polling) {
-        (Some(request), Ok(polling)) if fields.problems.is_empty() => Ok(HttpPollSpec { request, polling, warnings }),
+        (Some(request), Ok(polling)) if fields.problems.is_empty() => {
+            Ok(HttpPollSpec { request, polling, async_complete: async_complete.unwrap_or(false), warnings })
+        }
         _ => Err(SpecError(fields.problems)),
     }
 }
@@ -290,26 +303,12 @@ fn refuse_hedging(fields: &mut Fields<'_>) {
 
 /// A warning per `http_request` key this worker does not read (the first [`MAX_WARNINGS`], then a count).
 fn unused_keys(object: &Map<String, Value>) -> Vec<String> {
-    let asked = |value: &Value| value.as_bool().unwrap_or(false) || value.as_str().is_some_and(|s| s == "true");
-    let unused: Vec<&String> = object
-        .iter()
-        .filter(|(key, value)| match key.as_str() {
-            "hedgingConfig" => false,
-            // `false` is what this worker does anyway.
-            "asyncComplete" => asked(value),
-            key => !READ_KEYS.contains(&key),
-        })
-        .map(|(key, _)| key)
-        .collect();
+    let unused: Vec<&String> =
+        object.keys().filter(|key| !READ_KEYS.contains(&key.as_str()) && key.as_str() != "hedgingConfig").collect();
     let mut warnings: Vec<String> = unused
         .iter()
         .take(MAX_WARNINGS)
-        .map(|key| match key.as_str() {
-            "asyncComplete" => "http_request.asyncComplete is not supported yet: the task ends on the response, as \
-                                without it"
-                .to_owned(),
-            _ => format!("http_request.{} is not used by this worker: ignored", shorten(key)),
-        })
+        .map(|key| format!("http_request.{} is not used by this worker: ignored", shorten(key)))
         .collect();
     if unused.len() > MAX_WARNINGS {
         warnings.push(format!("... and {} more unused http_request keys", unused.len() - MAX_WARNINGS));

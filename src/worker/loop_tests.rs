@@ -163,6 +163,35 @@ async fn a_single_call_is_retried_after_transient_failures_with_one_idempotency_
     assert_eq!(target.requests_to("/flaky-default").len(), 1);
 }
 
+/// `asyncComplete`: the call is made once, the task stays IN_PROGRESS (parked) for an outside system, and a
+/// re-delivery parks it again without calling a second time.
+#[tokio::test(start_paused = true)]
+async fn an_async_complete_task_is_called_once_and_left_in_progress() {
+    let mut input = single_call("/invoke");
+    input["http_request"]["method"] = json!("POST");
+    input["http_request"]["asyncComplete"] = json!(true);
+    let (api, target) = setup([task("a", input.clone())]);
+    target.route("/invoke", Duration::from_millis(10), &[(202, r#"{"accepted":true}"#)]);
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+
+    assert!(harness.run_until(MINUTE, |h| h.api.results_for("a").len() == 1).await);
+    let first = api.results_for("a")[0].clone();
+    assert_eq!(first["status"], "IN_PROGRESS", "{first}");
+    assert_eq!(first["callbackAfterSeconds"], 3600);
+    assert_eq!(first["outputData"]["response"]["body"], json!({"accepted": true}));
+    // The server re-delivers it (the callback passed, nobody completed it yet).
+    let mut again = task("a", input);
+    again.poll_count = 2;
+    again.output_data = first["outputData"].clone();
+    api.enqueue([again]);
+    assert!(harness.run_until(MINUTE, |h| h.api.results_for("a").len() == 2).await);
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    let second = &api.results_for("a")[1];
+    assert_eq!(second["status"], "IN_PROGRESS", "{second}");
+    assert_eq!(second["outputData"]["response"]["body"], json!({"accepted": true}), "the response is kept");
+    assert_eq!(target.requests_to("/invoke").len(), 1, "the call is not made again");
+}
+
 /// A rate-limited target says when to come back: the next poll waits that long, not the polling interval.
 #[tokio::test(start_paused = true)]
 async fn retry_after_on_a_429_or_503_sets_the_next_poll() {

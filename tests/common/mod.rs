@@ -137,6 +137,12 @@ impl Conductor {
         }
     }
 
+    /// Completes a task from outside, as a webhook or another system does (`POST /tasks/{workflowId}/{ref}/{status}`).
+    pub async fn complete_task(&self, workflow_id: &str, reference: &str, output: &Value) {
+        let url = format!("{}/tasks/{workflow_id}/{reference}/COMPLETED", self.base);
+        self.send(self.http.post(url).json(output)).await;
+    }
+
     /// Terminates a running workflow.
     pub async fn terminate(&self, id: &str, reason: &str) {
         let reason: String = url::form_urlencoded::byte_serialize(reason.as_bytes()).collect();

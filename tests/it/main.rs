@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
+mod async_complete;
 mod bad_input;
 mod bounds;
 mod cancellation;

@@ -251,13 +251,10 @@ fn a_zero_timeout_means_none_of_our_own_bounded_by_the_response_timeout() {
 #[test]
 fn unused_keys_are_named_and_hedging_is_refused_not_ignored() {
     let spec = parse_default(json!({"http_request": {"uri": "http://h", "method": "GET", "vipAddress": "x",
-        "asyncComplete": true, "hedgingConfig": {"maxAttempts": 1}}}))
+        "hedgingConfig": {"maxAttempts": 1}}}))
     .unwrap();
-    assert_eq!(spec.warnings.len(), 2, "{:?}", spec.warnings);
-    assert!(spec.warnings.iter().any(|w| w.contains("http_request.vipAddress is not used")), "{:?}", spec.warnings);
-    assert!(spec.warnings.iter().any(|w| w.contains("asyncComplete is not supported yet")), "{:?}", spec.warnings);
-    let quiet = json!({"http_request": {"uri": "http://h", "method": "GET", "asyncComplete": false}});
-    assert!(parse_default(quiet).unwrap().warnings.is_empty(), "asyncComplete: false is the default");
+    assert_eq!(spec.warnings.len(), 1, "{:?}", spec.warnings);
+    assert!(spec.warnings[0].contains("http_request.vipAddress is not used"), "{:?}", spec.warnings);
     let flat = parse_default(json!({"uri": "http://h", "method": "GET", "requestId": "r"})).unwrap();
     assert!(flat.warnings.is_empty(), "flat input carries the workflow's own keys");
 
@@ -276,4 +273,16 @@ fn unused_keys_are_named_and_hedging_is_refused_not_ignored() {
     assert_eq!(spec.warnings.len(), MAX_WARNINGS + 1);
     assert!(spec.warnings.last().unwrap().contains("990 more"), "{:?}", spec.warnings.last());
     assert!(spec.warnings.iter().all(|w| w.len() < 200), "keys are shortened");
+}
+
+#[test]
+fn async_complete_is_read_from_http_request_or_the_task_input() {
+    let request = json!({"uri": "http://h", "method": "POST"});
+    assert!(!parse_default(json!({"http_request": request})).unwrap().async_complete);
+    let mut inside = request.clone();
+    inside["asyncComplete"] = json!(true);
+    assert!(parse_default(json!({"http_request": inside})).unwrap().async_complete);
+    assert!(parse_default(json!({"http_request": request, "asyncComplete": "true"})).unwrap().async_complete);
+    let error = parse_default(json!({"http_request": request, "asyncComplete": "soon"})).unwrap_err();
+    assert_eq!(error.0[0].field, "asyncComplete", "{error}");
 }
