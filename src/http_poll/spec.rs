@@ -250,7 +250,7 @@ impl RequestSpec {
             return;
         }
         let response_timeout = Duration::from_secs(response_timeout_secs);
-        let margin = (response_timeout / 10).max(Duration::from_secs(2));
+        let margin = super::wait::response_timeout_margin(response_timeout);
         self.timeout = self.timeout.min(response_timeout.saturating_sub(margin)).max(Duration::from_secs(1));
     }
 }

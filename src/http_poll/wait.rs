@@ -48,7 +48,7 @@ pub struct WaitContext {
 pub const EARLY_RETURN_HOLD_MAX: Duration = Duration::from_secs(2);
 
 /// Slack kept below the response timeout: the server checks it late, but our clock and its clock differ too.
-fn safety_margin(response_timeout: Duration) -> Duration {
+pub fn response_timeout_margin(response_timeout: Duration) -> Duration {
     (response_timeout / 10).max(Duration::from_secs(2))
 }
 
@@ -62,7 +62,7 @@ pub fn choose(delay: Duration, context: &WaitContext) -> Wait {
     let Some(timeout) = context.response_timeout else {
         return park;
     };
-    let needed = context.held_for + delay + context.next_request_budget + safety_margin(timeout);
+    let needed = context.held_for + delay + context.next_request_budget + response_timeout_margin(timeout);
     if needed > timeout {
         return park;
     }

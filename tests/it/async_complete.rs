@@ -6,25 +6,16 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Conductor, example_api, start_worker, unique};
+use crate::support::{Conductor, example_api, one_task_workflow, start_worker, unique};
 
 #[tokio::test]
 async fn an_outside_call_completes_the_task_after_one_invocation_across_a_redelivery() {
     let api = example_api(Duration::from_secs(3600)).await;
     let conductor = Conductor::default();
-    let task_name = unique("it_async");
-    conductor.register_task_defs(&[Conductor::task_def(&task_name, 60, 0)]).await;
-    let workflow_name = unique("it_async_wf");
-    conductor
-        .put_workflow(&json!({
-            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
-            "inputParameters": ["requestId"],
-            "tasks": [{"name": task_name, "taskReferenceName": "invoke", "type": "SIMPLE", "inputParameters": {
-                "asyncComplete": true,
-                "http_request": {"uri": format!("{}/invoke-lambda", api.base), "method": "POST",
-                                 "body": {"requestId": "${workflow.input.requestId}"}}}}]
-        }))
-        .await;
+    let input = json!({"asyncComplete": true, "http_request": {
+        "uri": format!("{}/invoke-lambda", api.base), "method": "POST",
+        "body": {"requestId": "${workflow.input.requestId}"}}});
+    let (task_name, workflow_name) = one_task_workflow(&conductor, "it_async", 60, "invoke", input).await;
     // Re-delivered every 2 s while it waits, so the test sees the worker park it again without calling.
     let _worker =
         start_worker(&[&task_name], &[("CONDUCTOR_HTTP_WORKER_POLLING_ASYNC_COMPLETE_RECHECK_SECS", "2")]).await;

@@ -5,24 +5,17 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Conductor, example_api, start_worker, unique};
+use crate::support::{Conductor, example_api, one_task_workflow, start_worker, unique};
 
 #[tokio::test]
 async fn a_terminated_workflow_stops_its_held_poll() {
     let api = example_api(Duration::from_secs(3600)).await;
     let conductor = Conductor::default();
-    let task_name = unique("it_cancel");
-    conductor.register_task_defs(&[Conductor::task_def(&task_name, 300, 0)]).await;
-    let workflow_name = unique("it_cancel_wf");
-    conductor
-        .put_workflow(&json!({
-            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
-            "tasks": [{"name": task_name, "taskReferenceName": "poll", "type": "SIMPLE", "inputParameters": {"http_request": {
-                "uri": format!("{}/${{workflow.input.requestId}}", api.base), "method": "GET",
-                "terminationCondition": "$.output.response.body.body.status == 'COMPLETED'",
-                "pollingInterval": "1", "pollingStrategy": "FIXED", "maxPollCount": 1000}}}]
-        }))
-        .await;
+    let input = json!({"http_request": {
+        "uri": format!("{}/${{workflow.input.requestId}}", api.base), "method": "GET",
+        "terminationCondition": "$.output.response.body.body.status == 'COMPLETED'",
+        "pollingInterval": "1", "pollingStrategy": "FIXED", "maxPollCount": 1000}});
+    let (task_name, workflow_name) = one_task_workflow(&conductor, "it_cancel", 300, "poll", input).await;
     let _worker = start_worker(&[&task_name], &[]).await;
     let request_id = unique("req");
     api.invoke(&request_id).await;

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::support::{Conductor, start_worker, unique};
+use crate::support::{Conductor, serve, start_worker, unique};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -60,12 +60,7 @@ async fn target() -> String {
                 async move { ([(header::CONTENT_ENCODING, "gzip"), (header::CONTENT_TYPE, "application/json")], body) }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
+    serve(router).await
 }
 
 #[tokio::test]

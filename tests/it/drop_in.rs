@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::routing::any;
 use serde_json::{Map, Value, json};
 
-use crate::support::{Conductor, execution_log, start_worker, unique};
+use crate::support::{Conductor, execution_log, one_task_workflow, serve, start_worker};
 
 /// A target that answers, after `delay`, with every request header as a list of its values.
 async fn echo(delay: Duration) -> String {
@@ -25,30 +25,18 @@ async fn echo(delay: Duration) -> String {
             axum::Json(Value::Object(seen))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
+    serve(router).await
 }
 
 #[tokio::test]
 async fn numbers_booleans_lists_and_zero_timeouts_work_as_on_the_peers() {
     let target = echo(Duration::from_millis(200)).await;
     let conductor = Conductor::default();
-    let task_name = unique("it_drop_in");
-    conductor.register_task_defs(&[Conductor::task_def(&task_name, 60, 0)]).await;
-    let workflow_name = unique("it_drop_in_wf");
-    conductor
-        .put_workflow(&json!({
-            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
-            "tasks": [{"name": task_name, "taskReferenceName": "call", "type": "SIMPLE", "inputParameters": {"http_request": {
-                "uri": format!("{target}/headers"), "method": "GET",
-                "headers": {"X-Count": 3, "X-Ratio": 0.5, "X-Flag": true, "X-Many": ["a", 2, false]},
-                "connectionTimeOut": 0, "readTimeOut": 0, "vipAddress": "eureka-name"}}}]
-        }))
-        .await;
+    let input = json!({"http_request": {
+        "uri": format!("{target}/headers"), "method": "GET",
+        "headers": {"X-Count": 3, "X-Ratio": 0.5, "X-Flag": true, "X-Many": ["a", 2, false]},
+        "connectionTimeOut": 0, "readTimeOut": 0, "vipAddress": "eureka-name"}});
+    let (task_name, workflow_name) = one_task_workflow(&conductor, "it_drop_in", 60, "call", input).await;
     let _worker = start_worker(&[&task_name], &[]).await;
     let id = conductor.start(&workflow_name, json!({})).await;
     let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;
@@ -69,16 +57,9 @@ async fn numbers_booleans_lists_and_zero_timeouts_work_as_on_the_peers() {
 async fn hedging_is_refused_naming_the_key() {
     let target = echo(Duration::ZERO).await;
     let conductor = Conductor::default();
-    let task_name = unique("it_hedging");
-    conductor.register_task_defs(&[Conductor::task_def(&task_name, 60, 0)]).await;
-    let workflow_name = unique("it_hedging_wf");
-    conductor
-        .put_workflow(&json!({
-            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
-            "tasks": [{"name": task_name, "taskReferenceName": "call", "type": "SIMPLE", "inputParameters": {"http_request": {
-                "uri": format!("{target}/headers"), "method": "GET", "hedgingConfig": {"maxAttempts": 3}}}}]
-        }))
-        .await;
+    let input = json!({"http_request": {"uri": format!("{target}/headers"), "method": "GET",
+                                       "hedgingConfig": {"maxAttempts": 3}}});
+    let (task_name, workflow_name) = one_task_workflow(&conductor, "it_hedging", 60, "call", input).await;
     let _worker = start_worker(&[&task_name], &[]).await;
     let id = conductor.start(&workflow_name, json!({})).await;
     let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;
@@ -106,22 +87,11 @@ async fn retries_inside_the_task_keep_one_idempotency_key() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let base = serve(router).await;
     let conductor = Conductor::default();
-    let task_name = unique("it_retries");
-    conductor.register_task_defs(&[Conductor::task_def(&task_name, 60, 0)]).await;
-    let workflow_name = unique("it_retries_wf");
-    conductor
-        .put_workflow(&json!({
-            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
-            "tasks": [{"name": task_name, "taskReferenceName": "call", "type": "SIMPLE", "inputParameters": {"http_request": {
-                "uri": format!("http://{addr}/flaky"), "method": "POST", "body": {"n": 1}, "retries": 3}}}]
-        }))
-        .await;
+    let input =
+        json!({"http_request": {"uri": format!("{base}/flaky"), "method": "POST", "body": {"n": 1}, "retries": 3}});
+    let (task_name, workflow_name) = one_task_workflow(&conductor, "it_retries", 60, "call", input).await;
     let _worker = start_worker(&[&task_name], &[]).await;
     let id = conductor.start(&workflow_name, json!({})).await;
     let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;

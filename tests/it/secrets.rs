@@ -11,7 +11,7 @@ use axum::routing::get;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::support::WorkerProcess;
+use crate::support::{WorkerProcess, serve};
 use fake_conductor::{FakeConductor, UpdateV2};
 
 const KEY_ID: &str = "key-id-9b1e2c7d";
@@ -38,12 +38,7 @@ async fn echo_target() -> String {
             (response_headers, axum::Json(json!({"received": names})))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
+    serve(router).await
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use axum::routing::{any, get};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::support::start_worker;
+use crate::support::{serve, start_worker};
 use fake_conductor::{FakeConductor, UpdateV2};
 
 async fn target() -> String {
@@ -30,12 +30,7 @@ async fn target() -> String {
                 axum::Json(json!({"idempotencyKey": key})).into_response()
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
+    serve(router).await
 }
 
 /// Runs `inputs` as single-call tasks through a worker configured with `env`; returns each task's result body.

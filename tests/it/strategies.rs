@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Conductor, example_api, execution_log, start_worker, unique};
+use crate::support::{Conductor, example_api, execution_log, one_task_workflow, start_worker, unique};
 
 /// Polls until the API has been polled `polls` times; returns the gaps between polls in milliseconds.
 async fn observed_gaps(strategy: &str, interval: &str, polls: u32, park_threshold_secs: &str) -> Vec<u64> {
@@ -89,18 +89,11 @@ async fn park_mode_exponential_backoff() {
 async fn retry_after_spaces_the_polls_of_a_throttled_target() {
     let api = example_api(Duration::ZERO).await;
     let conductor = Conductor::default();
-    let task_name = unique("it_retry_after");
-    conductor.register_task_defs(&[Conductor::task_def(&task_name, 120, 0)]).await;
-    let workflow_name = unique("it_retry_after_wf");
-    conductor
-        .put_workflow(&json!({
-            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
-            "tasks": [{"name": task_name, "taskReferenceName": "poll", "type": "SIMPLE", "inputParameters": {"http_request": {
-                "uri": format!("{}/throttled/${{workflow.input.requestId}}?times=2&after=2", api.base), "method": "GET",
-                "terminationCondition": "$.output.response.body.body.status == 'COMPLETED'",
-                "pollingInterval": "0.5", "pollingStrategy": "FIXED", "maxPollCount": 10}}}]
-        }))
-        .await;
+    let input = json!({"http_request": {
+        "uri": format!("{}/throttled/${{workflow.input.requestId}}?times=2&after=2", api.base), "method": "GET",
+        "terminationCondition": "$.output.response.body.body.status == 'COMPLETED'",
+        "pollingInterval": "0.5", "pollingStrategy": "FIXED", "maxPollCount": 10}});
+    let (task_name, workflow_name) = one_task_workflow(&conductor, "it_retry_after", 120, "poll", input).await;
     let _worker = start_worker(&[&task_name], &[]).await;
     let request_id = unique("req");
     api.invoke(&request_id).await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use conductor_http_worker::app::{self, Bound, RunEnd};
 use conductor_http_worker::config::{self, LoadInputs};
 use example_api::ExampleApi;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -33,6 +33,38 @@ impl Default for Conductor {
     fn default() -> Self {
         Conductor::at(&server_url())
     }
+}
+
+/// Serves `router` on a free loopback port in the background; returns `http://127.0.0.1:PORT`.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
+}
+
+/// Registers a new task type (its TaskDef with `response_timeout_secs`, no retries) and a workflow of that one
+/// task, whose reference is `reference` and whose `inputParameters` are `input`; returns (task name, workflow name).
+pub async fn one_task_workflow(
+    conductor: &Conductor,
+    prefix: &str,
+    response_timeout_secs: u64,
+    reference: &str,
+    input: Value,
+) -> (String, String) {
+    let task_name = unique(prefix);
+    conductor.register_task_defs(&[Conductor::task_def(&task_name, response_timeout_secs, 0)]).await;
+    let workflow_name = unique(&format!("{prefix}_wf"));
+    conductor
+        .put_workflow(&json!({
+            "name": workflow_name, "version": 1, "schemaVersion": 2, "ownerEmail": "it@example.com",
+            "inputParameters": ["requestId"],
+            "tasks": [{"name": task_name, "taskReferenceName": reference, "type": "SIMPLE", "inputParameters": input}]
+        }))
+        .await;
+    (task_name, workflow_name)
 }
 
 /// A task's execution log lines, waited for up to 5 s (servers index them asynchronously). conductor-oss 3.21.x
