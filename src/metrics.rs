@@ -95,6 +95,7 @@ pub struct Metrics {
     handed_back: Family<TaskType, Counter>,
     update_retries: Family<TaskType, Counter>,
     request_retries: Family<TaskType, Counter>,
+    lease_extensions: Family<TaskTypeStatus, Counter>,
     results_dropped: Family<TaskTypeReason, Counter>,
     results_superseded: Family<TaskType, Counter>,
     updates_pending: Family<TaskType, Gauge>,
@@ -207,6 +208,11 @@ impl Metrics {
                 "Single calls made again inside the task after a transient failure",
                 Family::default(),
             ),
+            lease_extensions: r.add(
+                "task_lease_extend",
+                "Lease extensions sent for tasks running longer than 80 % of their response timeout, by outcome",
+                Family::default(),
+            ),
             results_dropped: r.add(
                 "task_result_dropped",
                 "Results that could not be delivered (lost, rejected, unknown_task)",
@@ -268,6 +274,7 @@ impl Metrics {
             let _ = self.task_poll_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
             let _ = self.task_execute_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
             let _ = self.task_update_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
+            let _ = self.lease_extensions.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
         }
         for status in HttpPollStatus::ALL.map(HttpPollStatus::label) {
             let _ = self.http_poll_duration.get_or_create(&TaskTypeStatus { taskType: task_type(), status });

@@ -5,7 +5,8 @@
 //! - `GET /api/tasks/poll/batch/{type}?count&timeout`: up to `count` ready tasks; with none ready it waits up to
 //!   `timeout` ms (a long poll) for one.
 //! - `POST /api/tasks`: an update. A terminal status finishes the task; `IN_PROGRESS` stores `outputData` and
-//!   queues the task again after `callbackAfterSeconds` (0: at once), with `pollCount` + 1 on its next delivery.
+//!   queues the task again after `callbackAfterSeconds` (0: at once), with `pollCount` + 1 on its next delivery;
+//!   with `extendLease: true` it changes nothing (counted in the stats as `leaseExtensions`).
 //! - `POST /api/tasks/update-v2`: the same, then after a terminal update the next ready task of that type (or 204);
 //!   or missing (404, 405), see [`UpdateV2`].
 //! - `GET /api/tasks/{id}` (status and stored `outputData`), `GET /api/tasks/queue/size?taskType`.

@@ -68,6 +68,9 @@ pub(crate) struct Update<'a> {
     callback_after_seconds: u64,
     #[serde(borrow, default)]
     output_data: Option<&'a RawValue>,
+    /// A lease extension: the server changes nothing but the task's update time.
+    #[serde(default)]
+    extend_lease: bool,
 }
 
 /// What an update did.
@@ -92,6 +95,8 @@ pub(crate) struct Store {
     failed: u32,
     valid: u32,
     duplicates: u32,
+    /// Lease extensions received.
+    lease_extensions: u32,
     response_timeout_secs: u64,
     expect: String,
 }
@@ -117,6 +122,7 @@ impl Store {
             failed: 0,
             valid: 0,
             duplicates: 0,
+            lease_extensions: 0,
             response_timeout_secs,
             expect,
         }
@@ -249,6 +255,10 @@ impl Store {
         };
         let rec = &mut self.recs[id as usize];
         let task_type = rec.task_type;
+        if update.extend_lease {
+            self.lease_extensions += 1;
+            return Ok(Applied { terminal: false, ready_now: false, task_type });
+        }
         if rec.stage == Stage::Done {
             self.duplicates += 1;
             return Ok(Applied { terminal, ready_now: false, task_type });
@@ -308,6 +318,7 @@ impl Store {
             "failed": self.failed,
             "valid": self.valid,
             "duplicates": self.duplicates,
+            "leaseExtensions": self.lease_extensions,
             "fresh_delivered": fresh_delivered,
             "uptime_ms": self.started.elapsed().as_millis() as u64,
             "first_delivery_ms": self.first_delivery_ns.map(|n| n / 1_000_000),

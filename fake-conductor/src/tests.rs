@@ -105,3 +105,19 @@ async fn preloaded_tasks_are_made_from_the_template() {
         client.get(format!("{}/tasks/queue/size?taskType=b", fake.api)).send().await.unwrap().text().await.unwrap();
     assert_eq!(size, "0");
 }
+
+#[tokio::test]
+async fn a_lease_extension_changes_nothing_but_is_counted() {
+    let fake = FakeConductor::start(Options::default()).await;
+    let client = reqwest::Client::new();
+    let id = fake.enqueue("t", json!({}));
+    assert_eq!(poll(&client, &fake, "t", 1).await.len(), 1);
+    let lease = json!({"taskId": id, "workflowInstanceId": "w", "status": "IN_PROGRESS", "extendLease": true});
+    let answer = client.post(format!("{}/tasks", fake.api)).json(&lease).send().await.unwrap();
+    assert!(answer.status().is_success());
+    assert!(poll(&client, &fake, "t", 1).await.is_empty(), "the task is not queued again: it is still running");
+    let stats: Value =
+        client.get(format!("http://{}/bench/stats", fake.addr)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stats["leaseExtensions"], 1, "{stats}");
+    assert_eq!(stats["done"], 0, "{stats}");
+}

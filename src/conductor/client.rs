@@ -22,7 +22,10 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::auth::{AuthError, TokenCache, TokenReply, is_token_rejection};
-use super::{ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, decode_poll_batch, decode_single_task};
+use super::{
+    ClientError, ConductorApi, EncodedResult, LeaseExtension, PollRequest, PolledTask, decode_poll_batch,
+    decode_single_task,
+};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::metrics::values::AuthFailure;
@@ -287,6 +290,18 @@ impl ConductorApi for HttpConductor {
             }
             Err(error) => Err(error),
         }
+    }
+
+    async fn extend_lease(&self, lease: &LeaseExtension<'_>) -> Result<(), ClientError> {
+        let mut body = serde_json::to_value(lease).unwrap_or_default();
+        body["status"] = json!("IN_PROGRESS");
+        body["extendLease"] = json!(true);
+        let json = Bytes::from(body.to_string());
+        self.call(Method::POST, "/tasks", &self.url(&["tasks"]), self.request_timeout, move |request| {
+            request.header(CONTENT_TYPE, "application/json").body(json.clone())
+        })
+        .await
+        .map(drop)
     }
 
     async fn task_status(&self, task_id: &str) -> Result<Option<String>, ClientError> {

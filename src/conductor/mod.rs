@@ -49,6 +49,18 @@ pub enum PolledTask {
     },
 }
 
+/// A lease extension's body: the task, its workflow and the worker; the status is always IN_PROGRESS.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseExtension<'a> {
+    /// The task whose lease is extended.
+    pub task_id: &'a str,
+    /// Its workflow (required by the server).
+    pub workflow_instance_id: &'a str,
+    /// Who extends it.
+    pub worker_id: &'a str,
+}
+
 /// Why a call to the server failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -144,6 +156,10 @@ pub trait ConductorApi: Send + Sync + 'static {
         result: &EncodedResult,
         worker_id: &str,
     ) -> impl Future<Output = Result<Option<PolledTask>, ClientError>> + Send;
+
+    /// `POST /tasks` with `extendLease: true`: the server restarts the task's `responseTimeoutSeconds` clock and
+    /// changes nothing else (an update to a task that is final already is ignored, 200).
+    fn extend_lease(&self, lease: &LeaseExtension<'_>) -> impl Future<Output = Result<(), ClientError>> + Send;
 
     /// `GET /tasks/{taskId}`: the task's status on the server, `None` when the server does not know it.
     fn task_status(&self, task_id: &str) -> impl Future<Output = Result<Option<String>, ClientError>> + Send;

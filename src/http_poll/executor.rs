@@ -90,6 +90,9 @@ pub struct Delivery {
     pub span: SpanSlot,
     /// Whether the server still has the task IN_PROGRESS (checked between polls).
     pub server: Arc<dyn ServerView>,
+    /// The worker extends the task's lease while it runs ([`crate::worker::lease`]): a request may outlast the
+    /// response timeout, and a hold need not fit into it.
+    pub leased: bool,
 }
 
 /// Executes tasks; cheap to share.
@@ -146,7 +149,9 @@ impl Executor {
             Ok(spec) => spec,
             Err(error) => return Outcome::failed(FailureKind::InvalidInput, error.to_string(), logs),
         };
-        spec.request.bound_by_response_timeout(task.response_timeout_secs());
+        if !delivery.leased {
+            spec.request.bound_by_response_timeout(task.response_timeout_secs());
+        }
         // Once per task, not again on every re-delivery of a parked poll.
         if task.poll_count <= 1 {
             for warning in std::mem::take(&mut spec.warnings) {
@@ -212,6 +217,7 @@ impl Executor {
                 response_timeout,
                 shutting_down: delivery.stop_holding.is_cancelled(),
                 came_back_early,
+                leased: delivery.leased,
             };
             if let Before::Wait(choice) = step::before_poll(&state, epoch_ms(), context) {
                 let parked = match choice {

@@ -91,6 +91,7 @@ mod tests {
             response_timeout: Some(Duration::from_secs(600)),
             shutting_down: false,
             came_back_early: false,
+            leased: false,
         }
     }
 

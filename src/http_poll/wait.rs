@@ -9,6 +9,9 @@
 //!   response timeout (conductor-oss 3.30+ gives tasks without a TaskDef none: a task held by a worker that dies
 //!   would never be recovered), and for every wait once shutdown began.
 //!
+//! While the worker extends the task's lease ([`crate::worker::lease`]), a hold need not fit into the response
+//! timeout: the server hears of the task every 80 % of it. Holds are still only for waits below the park threshold.
+//!
 //! A parked task can come back early: conductor-oss 3.21.x's SQLite queue hands out tasks up to about a second
 //! before `callbackAfterSeconds` is up. The rest of that wait is held (when it is short and fits the response
 //! timeout) rather than parked again: parking it would come back early again, in a loop of updates and polls.
@@ -42,6 +45,8 @@ pub struct WaitContext {
     pub shutting_down: bool,
     /// This is the rest of a parked wait: the task came back before it was due.
     pub came_back_early: bool,
+    /// The worker extends the task's lease while it holds.
+    pub leased: bool,
 }
 
 /// The longest rest of a parked wait that is held instead of parked again (servers re-deliver up to ~1 s early).
@@ -63,7 +68,7 @@ pub fn choose(delay: Duration, context: &WaitContext) -> Wait {
         return park;
     };
     let needed = context.held_for + delay + context.next_request_budget + response_timeout_margin(timeout);
-    if needed > timeout {
+    if needed > timeout && !context.leased {
         return park;
     }
     Wait::Hold(delay)
@@ -81,6 +86,7 @@ mod tests {
             response_timeout: Some(Duration::from_secs(3600)),
             shutting_down: false,
             came_back_early: false,
+            leased: false,
         }
     }
 
@@ -149,6 +155,22 @@ mod tests {
         assert_eq!(after_ms(5_000, with_timeout(0, 5)), Wait::Park { callback_after_secs: 5 });
         assert_eq!(after_ms(5_000, with_timeout(250, 300)), Wait::Hold(Duration::from_secs(5)));
         assert_eq!(after_ms(5_000, with_timeout(260, 300)), Wait::Park { callback_after_secs: 5 });
+    }
+
+    #[test]
+    fn a_leased_hold_need_not_fit_the_response_timeout() {
+        let leased = |held_secs| WaitContext {
+            held_for: Duration::from_secs(held_secs),
+            response_timeout: Some(Duration::from_secs(10)),
+            leased: true,
+            ..context()
+        };
+        // 0 + 5 + 6 + 2 = 13 > 10, and 100 s held already: the lease keeps the server waiting.
+        assert_eq!(after_ms(5_000, leased(0)), Wait::Hold(Duration::from_secs(5)));
+        assert_eq!(after_ms(5_000, leased(100)), Wait::Hold(Duration::from_secs(5)));
+        assert_eq!(after_ms(30_000, leased(0)), Wait::Park { callback_after_secs: 30 }, "the threshold still parks");
+        let stopping = WaitContext { shutting_down: true, ..leased(0) };
+        assert_eq!(after_ms(5_000, stopping), Wait::Park { callback_after_secs: 5 });
     }
 
     #[test]

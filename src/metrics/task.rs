@@ -181,6 +181,12 @@ impl TaskMetrics {
         self.resumes.inc();
     }
 
+    /// A lease extension was sent; `ok` when the server took it.
+    pub fn lease_extended(&self, ok: bool) {
+        let labels = TaskTypeStatus { taskType: self.name.clone(), status: success(ok) };
+        self.all.lease_extensions.get_or_create(&labels).inc();
+    }
+
     /// A single call is made again after a transient failure.
     pub fn request_retried(&self) {
         self.request_retries.inc();

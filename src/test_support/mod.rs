@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::conductor::{
-    ClientError, ConductorApi, EncodedResult, PollRequest, PolledTask, Task, TaskResult, TaskResultStatus,
+    ClientError, ConductorApi, EncodedResult, LeaseExtension, PollRequest, PolledTask, Task, TaskResult,
+    TaskResultStatus,
 };
 
 /// One poll the worker made.
@@ -61,6 +62,10 @@ pub struct FakeConductor {
     pub attempts: std::sync::atomic::AtomicU32,
     /// and how many of them were chained (update-v2).
     pub chained_attempts: std::sync::atomic::AtomicU32,
+    /// Lease extensions received: task id and when.
+    pub lease_extensions: Mutex<Vec<(String, Instant)>>,
+    /// Lease extensions fail (transport error) while set.
+    pub fail_leases: std::sync::atomic::AtomicBool,
 }
 
 impl FakeConductor {
@@ -162,6 +167,14 @@ impl ConductorApi for FakeConductor {
         self.chained_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.update_task(result).await?;
         Ok(self.take(1).pop())
+    }
+
+    async fn extend_lease(&self, lease: &LeaseExtension<'_>) -> Result<(), ClientError> {
+        self.lease_extensions.lock().unwrap().push((lease.task_id.to_owned(), Instant::now()));
+        if self.fail_leases.load(Ordering::SeqCst) {
+            return Err(ClientError::Transport("connection refused".into()));
+        }
+        Ok(())
     }
 
     async fn task_status(&self, _task_id: &str) -> Result<Option<String>, ClientError> {

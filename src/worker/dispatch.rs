@@ -17,11 +17,14 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::WorkerDeps;
+use super::lease;
 use super::reporter::ReportOutcome;
 use super::resume;
 use super::slots::Slot;
 use crate::clock::epoch_ms;
-use crate::conductor::{ConductorApi, EncodedResult, PolledTask, Task, TaskOutput, TaskResult, TaskResultStatus};
+use crate::conductor::{
+    ConductorApi, EncodedResult, LeaseExtension, PolledTask, Task, TaskOutput, TaskResult, TaskResultStatus,
+};
 use crate::config::TaskTypeConfig;
 use crate::http_poll::outcome::ExecLog;
 use crate::http_poll::server_view::{Checking, ServerView};
@@ -129,6 +132,7 @@ impl<C: ConductorApi> Dispatch<C> {
             task_type: self.type_name.clone(),
             span: SpanSlot::new(task_span(&self.config.name, &task.task_id, &task.workflow_instance_id)),
             server: self.server.clone(),
+            leased: lease::interval(task.response_timeout_secs()).is_some(),
         };
         in_slot(self.execute_and_report(task, &delivery), &delivery.span).await
     }
@@ -150,7 +154,19 @@ impl<C: ConductorApi> Dispatch<C> {
             );
         }
         let started = Instant::now();
-        let outcome = isolated(self.deps.executor.execute(task, delivery), &self.deps.metrics).await;
+        let (outcome, last_contact) = match lease::interval(task.response_timeout_secs()) {
+            Some(every) => {
+                let (task_id, workflow_instance_id) = (task.task_id.clone(), task.workflow_instance_id.clone());
+                let lease = LeaseExtension {
+                    task_id: &task_id,
+                    workflow_instance_id: &workflow_instance_id,
+                    worker_id: &self.config.worker_id,
+                };
+                let execution = isolated(self.deps.executor.execute(task, delivery), &self.deps.metrics);
+                lease::keep_leased(execution, self.deps.api.as_ref(), lease, every, received_at, &self.metrics).await
+            }
+            None => (isolated(self.deps.executor.execute(task, delivery), &self.deps.metrics).await, received_at),
+        };
         let failure = match &outcome.kind {
             OutcomeKind::Failed { kind, .. } => Some(*kind),
             _ => None,
@@ -159,7 +175,7 @@ impl<C: ConductorApi> Dispatch<C> {
         log_outcome(&outcome.kind);
         let result = EncodedResult::new(&outcome.into_task_result(task, &self.config.worker_id, epoch_ms()));
         let chain = !self.deps.shutdown.stop_polling.is_cancelled();
-        let deadline = self.update_deadline(task, received_at);
+        let deadline = self.update_deadline(task, last_contact);
         match Box::pin(self.deps.reporter.report(result, &self.config.worker_id, chain, &self.metrics, deadline)).await
         {
             ReportOutcome::Delivered(next) => next,
@@ -167,11 +183,12 @@ impl<C: ConductorApi> Dispatch<C> {
         }
     }
 
-    /// Until when a result for this delivery is worth retrying: the task's deadline on the server (after it the
-    /// server has timed the task out), or the retry window when the task has none.
-    fn update_deadline(&self, task: &Task, received_at: Instant) -> Instant {
-        let delivered_ms = epoch_ms().saturating_sub(received_at.elapsed().as_millis() as u64);
-        received_at + task.server_deadline_after_delivery(delivered_ms).unwrap_or(self.deps.retry_window)
+    /// Until when a result for this delivery is worth retrying: the task's deadline on the server counted from when
+    /// it last heard of the task (after it the server has timed the task out), or the retry window when the task
+    /// has none.
+    fn update_deadline(&self, task: &Task, last_contact: Instant) -> Instant {
+        let contact_ms = epoch_ms().saturating_sub(last_contact.elapsed().as_millis() as u64);
+        last_contact + task.server_deadline_after_delivery(contact_ms).unwrap_or(self.deps.retry_window)
     }
 
     /// Returns a task we will not execute to the queue, its state untouched.

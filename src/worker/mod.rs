@@ -16,6 +16,7 @@
 
 pub mod backoff;
 pub mod dispatch;
+pub mod lease;
 #[cfg(test)]
 mod loop_tests;
 pub mod outbox;

@@ -13,6 +13,7 @@ mod compression;
 mod drop_in;
 mod failures;
 mod isolation;
+mod leases;
 mod operations;
 mod orkes;
 mod park;

@@ -114,9 +114,11 @@ impl Executor {
     }
 }
 
-/// Until when a single call may be tried again: the task's response timeout after its delivery, less a margin.
+/// Until when a single call may be tried again: the task's response timeout after its delivery, less a margin;
+/// unbounded (but for `retries`) while its lease is extended.
 pub(super) fn retry_deadline(task: &Task, delivery: &Delivery) -> Option<Instant> {
     match task.response_timeout_secs() {
+        _ if delivery.leased => None,
         0 => None,
         secs => {
             let timeout = Duration::from_secs(secs);
