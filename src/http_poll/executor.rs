@@ -7,16 +7,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::location;
 use super::outcome::{ExecLog, Outcome, OutcomeKind, fit_output};
+use super::request::describe_target;
 use super::response::HttpResponse;
 use super::retry_after;
-use super::server_view::{CHECK_EVERY, ServerView};
+use super::server_view::{CHECK_EVERY, ServerState, ServerView};
 use super::spec::{self, PollingSpec, RequestSpec, SpecDefaults};
 use super::state::{PollState, STATE_VERSION};
 use super::step::{self, Before, WaitContext};
@@ -129,6 +132,7 @@ impl<'a> PollStart<'a> {
             first_poll_at_ms: 0,
             next_poll_at_ms: 0,
             saved_at_delivery: None,
+            status_uri: None,
         });
         Self { task, input: to_text(input), last_response, state }
     }
@@ -172,7 +176,8 @@ impl Executor {
             Some(polling) => {
                 let start = PollStart::new(task, &input, &saved_output);
                 drop((input, saved_output));
-                Box::pin(self.poll(start, &spec.request, polling, delivery, logs)).await
+                let cancel = spec.cancel_request.as_deref();
+                Box::pin(self.poll(start, &spec.request, polling, cancel, delivery, logs)).await
             }
         };
         if let Err(size) = fit_output(&mut outcome.output, self.settings.max_output_bytes) {
@@ -190,6 +195,7 @@ impl Executor {
         start: PollStart<'_>,
         request: &RequestSpec,
         polling: &PollingSpec,
+        cancel: Option<&RequestSpec>,
         delivery: &Delivery,
         mut logs: ExecLog,
     ) -> Outcome {
@@ -208,6 +214,9 @@ impl Executor {
         let response_timeout = Some(task.response_timeout_secs()).filter(|s| *s > 0).map(Duration::from_secs);
         // A resumed task whose next poll is not due yet came back before its callback time.
         let mut came_back_early = state.polls_made > 0;
+        // Where the polls go once a 202 handed over its Location (pollLocation); kept across parks in the state.
+        let mut status_request =
+            state.status_uri.as_deref().and_then(|uri| url::Url::parse(uri).ok()).map(|url| request.at_location(url));
         let mut last_check = Instant::now();
         loop {
             let context = WaitContext {
@@ -243,13 +252,18 @@ impl Executor {
             came_back_early = false;
             if state.polls_made > 0 && last_check.elapsed() >= CHECK_EVERY {
                 last_check = Instant::now();
-                if delivery.server.in_progress(&delivery.task_id).await == Some(false) {
+                if let Some(seen @ (ServerState::Cancelled | ServerState::Ended)) =
+                    delivery.server.state(&delivery.task_id).await
+                {
                     let reason = format!(
                         "the server no longer has this task IN_PROGRESS (its workflow was terminated, cancelled or \
                          timed out): polling stopped after {} polls",
                         state.polls_made
                     );
                     logs.push(reason.clone());
+                    if let (ServerState::Cancelled, Some(cancel)) = (seen, cancel) {
+                        Box::pin(self.send_cancel(cancel, delivery, &mut logs)).await;
+                    }
                     let output = response_output(last_response, Some(state.polls_made));
                     return Outcome {
                         kind: OutcomeKind::Failed { reason, kind: FailureKind::Cancelled },
@@ -261,7 +275,8 @@ impl Executor {
             // Poll n of a task always carries the same key, so a poll repeated after a crash can be recognised.
             let key = format!("{}:{}", delivery.task_id, state.polls_made + 1);
             // Instrumented itself: the span may have been made again after a hold within this same poll of the task.
-            let sent = Box::pin(self.send(request, delivery, &key).instrument(delivery.span.current())).await;
+            let sending = status_request.as_ref().unwrap_or(request);
+            let sent = Box::pin(self.send(sending, delivery, &key).instrument(delivery.span.current())).await;
             let Some(mut exchange) = sent else {
                 // Shutting down with this poll in flight: park so that another worker makes poll n again (with
                 // the same idempotency key) at once.
@@ -275,7 +290,27 @@ impl Executor {
                 }
                 return Outcome { kind: OutcomeKind::Parked { callback_after_secs: 0 }, output, logs };
             };
+            let mut line = describe_exchange(sending, &exchange, &format!("poll {}", state.polls_made + 1));
             step::poll_sent(&mut state, epoch_ms());
+            if let (true, None, Some(response)) = (polling.poll_location, &status_request, &exchange.response) {
+                match location::handed_over(&request.url, response) {
+                    Ok(None) => {}
+                    Ok(Some(url)) => {
+                        line.push_str(&format!(
+                            "; polling {} from now on (pollLocation)",
+                            describe_target(&Method::GET, &url)
+                        ));
+                        state.status_uri = Some(url.to_string());
+                        status_request = Some(request.at_location(url));
+                    }
+                    Err(reason) => {
+                        logs.push(line);
+                        let output = response_output(Some(response.to_raw()), Some(state.polls_made));
+                        let kind = OutcomeKind::Failed { reason, kind: FailureKind::TargetBlocked };
+                        return Outcome { kind, output, logs };
+                    }
+                }
+            }
             if let (Observation::Accepted(verdict), Some(response)) = (&mut exchange.observation, &exchange.response) {
                 let dollar = Dollar {
                     input: &input,
@@ -296,7 +331,6 @@ impl Executor {
             }
             let decision = step::after_poll(&mut state, &exchange.observation, polling.max_poll_count, delay, now_ms);
             delivery.metrics.poll_iteration(iteration_outcome(&decision));
-            let mut line = describe_exchange(request, &exchange, &format!("poll {}", state.polls_made));
             let newest = |last: Option<Box<RawValue>>| exchange.response.as_ref().map(HttpResponse::to_raw).or(last);
             let whole_task = Duration::from_millis(now_ms.saturating_sub(state.first_poll_at_ms));
             match decision {

@@ -25,6 +25,7 @@
 
 pub mod executor;
 pub mod invoker;
+pub mod location;
 pub mod outcome;
 pub mod request;
 pub mod response;

@@ -77,13 +77,17 @@ pub struct HttpPollSpec {
     /// `asyncComplete` (in `http_request` or the task input): an outside system completes the task through the
     /// task API after the call.
     pub async_complete: bool,
+    /// `cancelRequest` (an extension): sent once when a held poll's workflow is terminated or cancelled.
+    pub cancel_request: Option<Box<RequestSpec>>,
     /// Keys of `http_request` this worker does not use, for the task's execution log (never silently ignored).
     pub warnings: Vec<String>,
 }
 
 /// The `http_request` keys this worker reads.
-const READ_KEYS: [&str; 16] = [
+const READ_KEYS: [&str; 18] = [
     "retries",
+    "cancelRequest",
+    "pollLocation",
     "asyncComplete",
     "uri",
     "method",
@@ -136,6 +140,9 @@ pub struct PollingSpec {
     pub strategy: PollingStrategy,
     /// The task fails after this many polls without the condition holding.
     pub max_poll_count: NonZeroU32,
+    /// `pollLocation` (an extension): a `202 Accepted` with a same-origin `Location` moves the polls there (GET,
+    /// no body): the asynchronous request-reply pattern in one task.
+    pub poll_location: bool,
 }
 
 /// One problem with one field of the input.
@@ -243,6 +250,13 @@ impl<'a> Fields<'a> {
 }
 
 impl RequestSpec {
+    /// The same request's GET of a status URI (a 202's `Location`): the headers without `Content-Type`, no body.
+    pub fn at_location(&self, url: Url) -> RequestSpec {
+        let mut headers = self.headers.clone();
+        headers.remove(CONTENT_TYPE);
+        RequestSpec { method: Method::GET, url, headers, body: None, ..self.clone() }
+    }
+
     /// Bounds an open-ended request (a timeout of 0) by the task's response timeout, less the margin a hold
     /// keeps, so that the server does not time the task out while the request runs (at least 1 s).
     pub fn bound_by_response_timeout(&mut self, response_timeout_secs: u64) {
@@ -278,14 +292,38 @@ pub fn parse(input: &Value, defaults: &SpecDefaults) -> Result<HttpPollSpec, Spe
         fields.problems.append(&mut top.problems);
         value
     });
+    let cancel_request = parse_cancel_request(&mut fields, defaults);
     // Flat input mixes the request's keys with the workflow's own inputs: only `http_request` is checked.
-    let warnings = if prefix.is_empty() { Vec::new() } else { unused_keys(object) };
+    let mut warnings = if prefix.is_empty() { Vec::new() } else { unused_keys(object) };
+    if cancel_request.is_some() && !matches!(polling, Ok(Some(_))) {
+        warnings
+            .push(format!("{prefix}cancelRequest is sent only for a held poll (with terminationCondition): ignored"));
+    }
     match (request, polling) {
-        (Some(request), Ok(polling)) if fields.problems.is_empty() => {
-            Ok(HttpPollSpec { request, polling, async_complete: async_complete.unwrap_or(false), warnings })
-        }
+        (Some(request), Ok(polling)) if fields.problems.is_empty() => Ok(HttpPollSpec {
+            request,
+            polling,
+            async_complete: async_complete.unwrap_or(false),
+            cancel_request,
+            warnings,
+        }),
         _ => Err(SpecError(fields.problems)),
     }
+}
+
+/// `cancelRequest`: a request of the same shape as `http_request` (`uri`, `method`, `headers`, `body`, ...), its
+/// problems named under `cancelRequest.`.
+fn parse_cancel_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) -> Option<Box<RequestSpec>> {
+    let value = fields.get("cancelRequest")?;
+    let Value::Object(object) = value else {
+        fields.problem("cancelRequest", format!("must be an object, got {}", json_type(value)));
+        return None;
+    };
+    let prefix = if fields.prefix.is_empty() { "cancelRequest." } else { "http_request.cancelRequest." };
+    let mut cancel = Fields { object, prefix, problems: Vec::new() };
+    let request = parse_request(&mut cancel, &SpecDefaults { retries: 0, ..*defaults });
+    fields.problems.append(&mut cancel.problems);
+    request.map(Box::new)
 }
 
 /// Orkes' `hedgingConfig.maxAttempts` sends parallel attempts; this worker does not, and says so rather than

@@ -39,6 +39,9 @@ pub struct PollState {
     /// The server's `pollCount` of the delivery that saved this state (absent in state of older builds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved_at_delivery: Option<u32>,
+    /// Where the polls go instead of the input's `uri`: the `Location` of a `202 Accepted` (`pollLocation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_uri: Option<String>,
 }
 
 impl PollState {
@@ -86,6 +89,7 @@ mod tests {
             first_poll_at_ms: 10,
             next_poll_at_ms: 20,
             saved_at_delivery: Some(4),
+            status_uri: None,
         }
     }
 

@@ -80,6 +80,7 @@ mod tests {
             first_poll_at_ms: if polls_made > 0 { 1_000 } else { 0 },
             next_poll_at_ms,
             saved_at_delivery: None,
+            status_uri: None,
         }
     }
 

@@ -27,7 +27,7 @@ use crate::conductor::{
 };
 use crate::config::TaskTypeConfig;
 use crate::http_poll::outcome::ExecLog;
-use crate::http_poll::server_view::{Checking, ServerView};
+use crate::http_poll::server_view::{Checking, ServerState, ServerView};
 use crate::http_poll::termination::FailureKind;
 use crate::http_poll::{Delivery, Outcome, OutcomeKind};
 use crate::logging::{SpanSlot, in_slot, task_span};
@@ -47,8 +47,8 @@ pub struct Dispatch<C> {
     deps: Arc<WorkerDeps<C>>,
 }
 
-/// [`ServerView`] over the Conductor client: a task is in progress while `GET /tasks/{id}` says `IN_PROGRESS`;
-/// an unknown task is not; a failed read tells nothing.
+/// [`ServerView`] over the Conductor client: the status `GET /tasks/{id}` gives; an unknown task has ended; a
+/// failed read tells nothing.
 struct TaskStatusView<C>(Arc<C>);
 
 impl<C> std::fmt::Debug for TaskStatusView<C> {
@@ -58,14 +58,8 @@ impl<C> std::fmt::Debug for TaskStatusView<C> {
 }
 
 impl<C: ConductorApi> ServerView for TaskStatusView<C> {
-    fn in_progress<'a>(&'a self, task_id: &'a str) -> Checking<'a> {
-        Box::pin(async move {
-            match self.0.task_status(task_id).await {
-                Ok(Some(status)) => Some(status == "IN_PROGRESS"),
-                Ok(None) => Some(false),
-                Err(_) => None,
-            }
-        })
+    fn state<'a>(&'a self, task_id: &'a str) -> Checking<'a> {
+        Box::pin(async move { self.0.task_status(task_id).await.ok().map(|status| ServerState::of(status.as_deref())) })
     }
 }
 
@@ -333,6 +327,7 @@ mod tests {
             first_poll_at_ms: 1,
             next_poll_at_ms: 2,
             saved_at_delivery: Some(1),
+            status_uri: None,
         };
         state.store(&mut stored);
         api.stored_outputs.lock().unwrap().push_back(Value::Object(stored.clone()));

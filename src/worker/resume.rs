@@ -65,6 +65,7 @@ mod tests {
             first_poll_at_ms: 1,
             next_poll_at_ms: 2,
             saved_at_delivery: Some(saved_at_delivery),
+            status_uri: None,
         };
         state.store(&mut output);
         Value::Object(output)

@@ -7,6 +7,7 @@ use super::Executor;
 use crate::condition::dollar::Dollar;
 use crate::condition::{Condition, ConditionError, Path, Verdict};
 use crate::http_poll::Delivery;
+use crate::http_poll::outcome::ExecLog;
 use crate::http_poll::request::{InvokeError, describe_target};
 use crate::http_poll::response::HttpResponse;
 use crate::http_poll::spec::RequestSpec;
@@ -40,6 +41,18 @@ impl Executor {
         };
         delivery.metrics.condition(outcome, path == Path::Native, started.elapsed());
         result
+    }
+
+    /// Sends a held poll's `cancelRequest` once, its workflow having been cancelled; what happened goes to the
+    /// task's log and the worker's (the server ignores the last update of a cancelled task).
+    pub(super) async fn send_cancel(&self, cancel: &RequestSpec, delivery: &Delivery, logs: &mut ExecLog) {
+        let key = format!("{}:cancel", delivery.task_id);
+        let line = match Box::pin(self.send(cancel, delivery, &key)).await {
+            Some(exchange) => describe_exchange(cancel, &exchange, "cancelRequest"),
+            None => "cancelRequest: not sent (shutting down)".to_owned(),
+        };
+        tracing::info!(task_id = %delivery.task_id, "{line}");
+        logs.push(line);
     }
 
     /// One request; `None` when shutdown abandoned it in flight.

@@ -59,6 +59,7 @@ impl Executor {
             first_poll_at_ms: now,
             next_poll_at_ms: now,
             saved_at_delivery: None,
+            status_uri: None,
         };
         waiting(outcome.output, state, outcome.logs)
     }

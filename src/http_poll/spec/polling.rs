@@ -1,10 +1,10 @@
-//! The polling half of the input: `terminationCondition`, `pollingInterval`, `pollingStrategy` and
-//! `maxPollCount`, each checked and named on failure.
+//! The polling half of the input: `terminationCondition`, `pollingInterval`, `pollingStrategy`, `maxPollCount`
+//! and `pollLocation`, each checked and named on failure.
 
 use super::*;
 
 pub(super) fn parse_polling(fields: &mut Fields<'_>, defaults: &SpecDefaults) -> Result<Option<PollingSpec>, ()> {
-    const POLLING_KEYS: [&str; 3] = ["pollingInterval", "pollingStrategy", "maxPollCount"];
+    const POLLING_KEYS: [&str; 4] = ["pollingInterval", "pollingStrategy", "maxPollCount", "pollLocation"];
     let condition = match fields.string("terminationCondition") {
         Some(source) if source.trim().is_empty() => {
             fields.problem("terminationCondition", "must not be empty");
@@ -56,9 +56,10 @@ pub(super) fn parse_polling(fields: &mut Fields<'_>, defaults: &SpecDefaults) ->
             None
         }
     };
+    let poll_location = fields.boolean("pollLocation").unwrap_or(false);
     match (interval, strategy, max_poll_count) {
         (Some(interval), Some(strategy), Some(max_poll_count)) => {
-            Ok(Some(PollingSpec { condition, interval, strategy, max_poll_count }))
+            Ok(Some(PollingSpec { condition, interval, strategy, max_poll_count, poll_location }))
         }
         _ => Err(()),
     }

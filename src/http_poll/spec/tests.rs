@@ -286,3 +286,51 @@ fn async_complete_is_read_from_http_request_or_the_task_input() {
     let error = parse_default(json!({"http_request": request, "asyncComplete": "soon"})).unwrap_err();
     assert_eq!(error.0[0].field, "asyncComplete", "{error}");
 }
+
+#[test]
+fn a_cancel_request_is_parsed_like_a_request_and_its_problems_named_under_it() {
+    let mut input = tutorial_poll_input();
+    input["http_request"]["cancelRequest"] =
+        json!({"uri": "http://127.0.0.1:8090/12345/cancel", "method": "delete", "headers": {"X-Reason": "stop"}});
+    let spec = parse_default(input.clone()).unwrap();
+    let cancel = spec.cancel_request.expect("parsed");
+    assert_eq!((cancel.method.clone(), cancel.url.path()), (Method::DELETE, "/12345/cancel"));
+    assert_eq!(cancel.headers["X-Reason"], "stop");
+    assert_eq!(cancel.retries, 0, "sent once");
+
+    input["http_request"]["cancelRequest"] = json!({"method": 7, "readTimeOut": -1});
+    let error = parse_default(input.clone()).unwrap_err().to_string();
+    for field in [
+        "http_request.cancelRequest.uri",
+        "http_request.cancelRequest.method",
+        "http_request.cancelRequest.readTimeOut",
+    ] {
+        assert!(error.contains(field), "{field}: {error}");
+    }
+    input["http_request"]["cancelRequest"] = json!("DELETE /x");
+    let error = parse_default(input).unwrap_err().to_string();
+    assert!(error.contains("http_request.cancelRequest: must be an object"), "{error}");
+
+    // Without a condition nothing is held, so nothing would ever be cancelled: said, not ignored.
+    let single = json!({"http_request": {"uri": "http://a.test/", "method": "GET",
+                              "cancelRequest": {"uri": "http://a.test/c", "method": "DELETE"}}});
+    let spec = parse_default(single).unwrap();
+    assert!(
+        spec.warnings.iter().any(|w| w.contains("cancelRequest is sent only for a held poll")),
+        "{:?}",
+        spec.warnings
+    );
+}
+
+#[test]
+fn poll_location_is_a_polling_key() {
+    let mut input = tutorial_poll_input();
+    input["http_request"]["pollLocation"] = json!(true);
+    assert!(parse_default(input.clone()).unwrap().polling.unwrap().poll_location);
+    input["http_request"]["pollLocation"] = json!("sometimes");
+    let error = parse_default(input).unwrap_err().to_string();
+    assert!(error.contains("http_request.pollLocation: must be true or false"), "{error}");
+    let without = json!({"http_request": {"uri": "http://a.test/", "method": "GET", "pollLocation": true}});
+    let error = parse_default(without).unwrap_err().to_string();
+    assert!(error.contains("terminationCondition: is required when pollLocation is set"), "{error}");
+}

@@ -13,6 +13,8 @@ use crate::test_support::harness::{LoopHarness, task_type};
 use crate::test_support::target::ScriptedTarget;
 use crate::test_support::{FakeConductor, task};
 
+mod long_running;
+
 const MINUTE: Duration = Duration::from_secs(60);
 
 fn single_call(path: &str) -> Value {
@@ -320,53 +322,4 @@ async fn poll_errors_back_off_and_the_loop_recovers() {
     assert!(polls.len() >= 6, "{polls:?}");
     let gaps: Vec<_> = polls.windows(2).take(5).map(|pair| pair[1].at - pair[0].at).collect();
     assert!(gaps.iter().all(|gap| *gap >= Duration::from_millis(100)), "failed polls back off: {gaps:?}");
-}
-
-/// A call longer than the task's response timeout: the worker extends the lease every 80 % of it (8 s of 10 s)
-/// while the call runs, so the server never times out the task, and the call is not cut at the response timeout.
-#[tokio::test(start_paused = true)]
-async fn a_call_longer_than_the_response_timeout_is_kept_leased() {
-    let mut input = single_call("/slow-job");
-    input["http_request"]["readTimeOut"] = json!(60_000);
-    let mut long = task("long", input);
-    long.response_timeout_seconds = 10;
-    let (api, target) = setup([long]);
-    target.route("/slow-job", Duration::from_secs(25), &[(200, r#"{"done":true}"#)]);
-    let started = tokio::time::Instant::now();
-    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
-
-    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 1).await, "the 25 s call completes");
-    let metrics = harness.metrics_text();
-    assert!(harness.stop(Duration::from_secs(5)).await);
-    let extensions: Vec<u64> =
-        api.lease_extensions.lock().unwrap().iter().map(|(_, at)| (*at - started).as_secs()).collect();
-    assert_eq!(extensions, [8, 16, 24], "one extension every 8 s while the call ran, none after it");
-    assert_eq!(statuses(&api, "long"), [("COMPLETED".to_owned(), 0)]);
-    assert!(metrics.contains(r#"task_lease_extend_total{taskType="HTTP_POLL",status="SUCCESS"} 3"#), "{metrics}");
-}
-
-/// A failed extension is tried again at once (1 s, then 2 s, …), not only at the next interval: the server's
-/// deadline is still 2 s away when the first one fails.
-#[tokio::test(start_paused = true)]
-async fn a_failed_lease_extension_is_tried_again_with_backoff() {
-    let mut input = single_call("/slow-job");
-    input["http_request"]["readTimeOut"] = json!(60_000);
-    let mut long = task("long", input);
-    long.response_timeout_seconds = 10;
-    let (api, target) = setup([long]);
-    api.fail_leases.store(true, Ordering::SeqCst);
-    target.route("/slow-job", Duration::from_secs(13), &[(200, "{}")]);
-    let started = tokio::time::Instant::now();
-    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
-    tokio::time::sleep(Duration::from_millis(11_500)).await;
-    api.fail_leases.store(false, Ordering::SeqCst);
-
-    assert!(harness.run_until(MINUTE, |h| completed(&h.api) == 1).await);
-    let metrics = harness.metrics_text();
-    assert!(harness.stop(Duration::from_secs(5)).await);
-    let extensions: Vec<u64> =
-        api.lease_extensions.lock().unwrap().iter().map(|(_, at)| (*at - started).as_secs()).collect();
-    // Fails at 8, 9 and 11; the next would be at 15, but the call ended at 13.
-    assert_eq!(extensions, [8, 9, 11], "retried after 1 s, then 2 s");
-    assert!(metrics.contains(r#"task_lease_extend_total{taskType="HTTP_POLL",status="FAILURE"} 3"#), "{metrics}");
 }
