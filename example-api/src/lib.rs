@@ -3,8 +3,15 @@
 //!
 //! Routes (the tutorial's shapes, so its workflow JSON works with only the URIs changed):
 //! - `POST /invoke-lambda` with `{"requestId": "..."}` starts a job and answers **202**
-//!   `{"requestId": ..., "status": "PROCESSING"}`. The job completes `delay` later. Request bodies are read whole,
-//!   chunked or not: conductor-oss's own HTTP task sends `Transfer-Encoding: chunked`.
+//!   `{"requestId": ..., "status": "PROCESSING"}` with `Location: /{requestId}` (the asynchronous request-reply
+//!   pattern, which the worker's `pollLocation` follows). The job completes `delay` later. Request bodies are read
+//!   whole, chunked or not: conductor-oss's own HTTP task sends `Transfer-Encoding: chunked`.
+//!   **Webhook mode:** with `"callbackUrl": "http://..."` in the body, the API itself POSTs
+//!   `{"requestId", "status": "COMPLETED"}` to that URL when the job completes, once (an `asyncComplete` task is
+//!   completed this way through Conductor's `POST /api/tasks/{workflowId}/{taskRefName}/COMPLETED`). Plain
+//!   `http://` only, as this is a loopback demo.
+//! - `POST /{requestId}/cancel` cancels a job: its status reads `CANCELLED` from then on (the worker's
+//!   `cancelRequest` sends it when the workflow is terminated).
 //! - `GET /{requestId}` answers 200 `{"statusCode": 200, "body": {"requestId", "status", "polls"}}` with `status`
 //!   `PROCESSING` until the delay has passed, then `COMPLETED`: the nested `body.body.status` the tutorial's
 //!   `terminationCondition` reads. `polls` counts the status requests for that id, this one included.
@@ -41,6 +48,10 @@ pub struct JobStats {
     pub invoke_times_ms: Vec<u64>,
     /// When each status request arrived, epoch milliseconds.
     pub poll_times_ms: Vec<u64>,
+    /// `POST /{requestId}/cancel` calls for this id.
+    pub cancellations: u32,
+    /// Webhook calls made for this id, and their HTTP status (0: not delivered).
+    pub callbacks: Vec<u16>,
     /// When the job was first invoked, epoch milliseconds; it completes the API's delay later.
     #[serde(skip)]
     first_invoke_ms: u64,
@@ -73,6 +84,7 @@ impl ExampleApi {
             .route("/_stats/{request_id}", get(stats))
             .route("/throttled/{request_id}", get(throttled))
             .route("/{request_id}", get(status))
+            .route("/{request_id}/cancel", post(cancel))
             .with_state(self.clone())
     }
 
@@ -108,13 +120,22 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-async fn invoke(State(api): State<ExampleApi>, body: String) -> (StatusCode, Json<Value>) {
+async fn invoke(State(api): State<ExampleApi>, body: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let Some(request_id) = parsed.get("requestId").and_then(Value::as_str).filter(|id| !id.is_empty()) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"message": "body must be JSON with a non-empty string requestId"})),
-        );
+        let message = json!({"message": "body must be JSON with a non-empty string requestId"});
+        return (StatusCode::BAD_REQUEST, Json(message)).into_response();
+    };
+    let callback = match parsed.get("callbackUrl").and_then(Value::as_str) {
+        None => None,
+        Some(url) => match webhook::Target::parse(url) {
+            Some(target) => Some(target),
+            None => {
+                let message = json!({"message": "callbackUrl must be an http://host:port/path URL"});
+                return (StatusCode::BAD_REQUEST, Json(message)).into_response();
+            }
+        },
     };
     let now = now_ms();
     let mut jobs = api.lock();
@@ -124,7 +145,23 @@ async fn invoke(State(api): State<ExampleApi>, body: String) -> (StatusCode, Jso
     }
     job.invocations += 1;
     job.invoke_times_ms.push(now);
-    (StatusCode::ACCEPTED, Json(json!({"requestId": request_id, "status": "PROCESSING"})))
+    let first = job.invocations == 1;
+    drop(jobs);
+    if let (Some(target), true) = (callback, first) {
+        let delay = Duration::from_millis(api.delay_ms.load(std::sync::atomic::Ordering::Relaxed));
+        tokio::spawn(webhook::call_when_done(api.clone(), request_id.to_owned(), target, delay));
+    }
+    let location = [(axum::http::header::LOCATION, format!("/{request_id}"))];
+    (StatusCode::ACCEPTED, location, Json(json!({"requestId": request_id, "status": "PROCESSING"}))).into_response()
+}
+
+async fn cancel(State(api): State<ExampleApi>, Path(request_id): Path<String>) -> (StatusCode, Json<Value>) {
+    let mut jobs = api.lock();
+    let Some(job) = jobs.get_mut(&request_id) else {
+        return (StatusCode::NOT_FOUND, Json(json!({"status": "NOT_FOUND"})));
+    };
+    job.cancellations += 1;
+    (StatusCode::OK, Json(json!({"requestId": request_id, "status": "CANCELLED"})))
 }
 
 async fn status(State(api): State<ExampleApi>, Path(request_id): Path<String>) -> (StatusCode, Json<Value>) {
@@ -136,7 +173,11 @@ async fn status(State(api): State<ExampleApi>, Path(request_id): Path<String>) -
     job.polls += 1;
     job.poll_times_ms.push(now);
     let delay = api.delay_ms.load(std::sync::atomic::Ordering::Relaxed);
-    let state = if now >= job.first_invoke_ms.saturating_add(delay) { "COMPLETED" } else { "PROCESSING" };
+    let state = match () {
+        () if job.cancellations > 0 => "CANCELLED",
+        () if now >= job.first_invoke_ms.saturating_add(delay) => "COMPLETED",
+        () => "PROCESSING",
+    };
     let body = json!({"requestId": request_id, "status": state, "polls": job.polls});
     (StatusCode::OK, Json(json!({"statusCode": 200, "body": body})))
 }
@@ -179,6 +220,8 @@ async fn throttled(
 async fn stats(State(api): State<ExampleApi>, Path(request_id): Path<String>) -> Json<JobStats> {
     Json(api.stats(&request_id))
 }
+
+mod webhook;
 
 #[cfg(test)]
 mod tests {
@@ -284,5 +327,60 @@ mod tests {
         post_chunked(&base, "/invoke-lambda", &["{\"requestId\":\"dup\"}"]).await;
         assert_eq!(api.stats("dup").invocations, 2);
         assert_eq!(api.total_invocations(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_webhook_is_called_once_when_the_job_completes_and_cancel_shows() {
+        use axum::routing::post;
+        let hooks = Arc::new(Mutex::new(Vec::<Value>::new()));
+        let seen = hooks.clone();
+        let receiver = Router::new().route(
+            "/api/tasks/wf/ref/COMPLETED",
+            post(move |Json(body): Json<Value>| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(body);
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hook = format!("http://{}/api/tasks/wf/ref/COMPLETED", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, receiver).await });
+        let (api, base) = started(Duration::from_millis(200)).await;
+        let body = format!("{{\"requestId\":\"w\",\"callbackUrl\":\"{hook}\"}}");
+        let (code, _) = post_chunked(&base, "/invoke-lambda", &[&body]).await;
+        assert_eq!(code, 202);
+        post_chunked(&base, "/invoke-lambda", &[&body]).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(*hooks.lock().unwrap(), [json!({"requestId": "w", "status": "COMPLETED"})], "called once");
+        assert_eq!(api.stats("w").callbacks, [200]);
+
+        let (code, _) =
+            post_chunked(&base, "/invoke-lambda", &["{\"requestId\":\"c\",\"callbackUrl\":\"ftp://x\"}"]).await;
+        assert_eq!(code, 400, "a bad callbackUrl is refused");
+        post_chunked(&base, "/invoke-lambda", &["{\"requestId\":\"c\"}"]).await;
+        let (code, _) = post_chunked(&base, "/c/cancel", &["{}"]).await;
+        assert_eq!(code, 200);
+        let (_, body) = get_json(&format!("{base}/c")).await;
+        assert_eq!(body["body"]["status"], "CANCELLED");
+        assert_eq!(api.stats("c").cancellations, 1);
+    }
+
+    #[tokio::test]
+    async fn the_invoke_names_its_status_location() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (_api, base) = started(Duration::ZERO).await;
+        let host = base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        let body = "{\"requestId\":\"loc\"}";
+        let request = format!(
+            "POST /invoke-lambda HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).await.unwrap();
+        assert!(raw.starts_with("HTTP/1.1 202"), "{raw}");
+        assert!(raw.to_ascii_lowercase().contains("location: /loc\r\n"), "{raw}");
     }
 }

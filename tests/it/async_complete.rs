@@ -42,3 +42,26 @@ async fn an_outside_call_completes_the_task_after_one_invocation_across_a_redeli
     assert_eq!(Conductor::task(&done, "invoke")["outputData"]["result"], "done by the webhook");
     assert_eq!(api.api.stats(&request_id).invocations, 1, "one invocation across the re-delivery");
 }
+
+/// The example API's webhook mode: it completes the `asyncComplete` task itself through the task API when its job
+/// is done (the demo's second workflow), with one invocation.
+#[tokio::test]
+async fn the_example_apis_webhook_completes_the_task() {
+    let api = example_api(Duration::from_secs(2)).await;
+    let conductor = Conductor::default();
+    let server = crate::support::server_url();
+    let input = json!({"asyncComplete": true, "http_request": {
+        "uri": format!("{}/invoke-lambda", api.base), "method": "POST",
+        "body": {"requestId": "${workflow.input.requestId}",
+                 "callbackUrl": format!("{server}/tasks/${{workflow.workflowId}}/invoke/COMPLETED")}}});
+    let (task_name, workflow_name) = one_task_workflow(&conductor, "it_webhook", 60, "invoke", input).await;
+    let _worker = start_worker(&[&task_name], &[]).await;
+    let request_id = unique("req");
+    let id = conductor.start(&workflow_name, json!({"requestId": request_id})).await;
+
+    let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "COMPLETED", "{done:#}");
+    assert_eq!(Conductor::task(&done, "invoke")["outputData"]["status"], "COMPLETED", "the webhook's body: {done:#}");
+    let stats = api.api.stats(&request_id);
+    assert_eq!((stats.invocations, stats.callbacks.as_slice()), (1, &[200][..]), "one invocation, one webhook");
+}

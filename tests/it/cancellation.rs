@@ -1,5 +1,5 @@
 //! A held poll whose workflow is terminated stops calling the target within a polling interval, instead of going
-//! on until the task's response timeout.
+//! on until the task's response timeout, and sends its `cancelRequest` (here the example API's cancel) once.
 
 use std::time::Duration;
 
@@ -14,7 +14,8 @@ async fn a_terminated_workflow_stops_its_held_poll() {
     let input = json!({"http_request": {
         "uri": format!("{}/${{workflow.input.requestId}}", api.base), "method": "GET",
         "terminationCondition": "$.output.response.body.body.status == 'COMPLETED'",
-        "pollingInterval": "1", "pollingStrategy": "FIXED", "maxPollCount": 1000}});
+        "pollingInterval": "1", "pollingStrategy": "FIXED", "maxPollCount": 1000,
+        "cancelRequest": {"uri": format!("{}/${{workflow.input.requestId}}/cancel", api.base), "method": "POST"}}});
     let (task_name, workflow_name) = one_task_workflow(&conductor, "it_cancel", 300, "poll", input).await;
     let _worker = start_worker(&[&task_name], &[]).await;
     let request_id = unique("req");
@@ -35,4 +36,5 @@ async fn a_terminated_workflow_stops_its_held_poll() {
     );
     let workflow = conductor.workflow(&id).await;
     assert_eq!(workflow["status"], "TERMINATED", "{workflow:#}");
+    assert_eq!(api.api.stats(&request_id).cancellations, 1, "the cancelRequest was sent once");
 }
