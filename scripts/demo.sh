@@ -87,4 +87,27 @@ poll_task=$(echo "$wf" | json 'print([t["taskId"] for t in d["tasks"] if t["refe
 curl -sf "$server/tasks/$poll_task/log" | json 'print("\n".join("  " + l["log"] for l in d))'
 say "Example API: invocations and polls for $request_id"
 curl -sf "$api/_stats/$request_id" | json 'print("  invocations:", d["invocations"], " polls:", d["polls"])'
+[ "$status" = COMPLETED ] || exit 1
+
+say "Second workflow: the webhook method (asyncComplete; the API completes the task itself)"
+sed -e "s#<example-api>#$api#" -e "s#<conductor-api>#$server#" examples/webhook-workflow.json \
+  | python3 -c 'import json,sys; print(json.dumps([json.load(sys.stdin)]))' \
+  | curl -sf -X PUT -H 'Content-Type: application/json' "$server/metadata/workflow" -d @- >/dev/null
+hook_id="$request_id-webhook"
+workflow_id=$(curl -sf -X POST -H 'Content-Type: application/json' \
+  "$server/workflow/LongRunningAPIWebhookWorkflow" -d "{\"requestId\": \"$hook_id\"}")
+echo "workflow id: $workflow_id"
+deadline=$((SECONDS + job_ms / 1000 + 60))
+while :; do
+  wf=$(curl -sf "$server/workflow/$workflow_id")
+  status=$(echo "$wf" | json 'print(d["status"])')
+  tasks=$(echo "$wf" | json 'print(", ".join(t["referenceTaskName"] + "=" + t["status"] for t in d["tasks"]))')
+  printf '  %3ds  workflow %-9s  tasks: %s\n' "$SECONDS" "$status" "$tasks"
+  [ "$status" = RUNNING ] || break
+  if [ $SECONDS -ge $deadline ]; then echo "the webhook workflow did not finish in time" >&2; exit 1; fi
+  sleep 2
+done
+echo "$wf" | json 'print(json.dumps(d["output"], indent=2))'
+curl -sf "$api/_stats/$hook_id" \
+  | json 'print("  invocations:", d["invocations"], " webhook calls (HTTP status):", d["callbacks"])'
 [ "$status" = COMPLETED ]
