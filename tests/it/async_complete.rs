@@ -62,6 +62,12 @@ async fn the_example_apis_webhook_completes_the_task() {
     let done = conductor.wait_terminal(&id, Duration::from_secs(30)).await;
     assert_eq!(done["status"], "COMPLETED", "{done:#}");
     assert_eq!(Conductor::task(&done, "invoke")["outputData"]["status"], "COMPLETED", "the webhook's body: {done:#}");
+    // The server commits the completion before it answers the webhook, so the API may record the answer a moment
+    // after the test sees COMPLETED.
+    let answered = tokio::time::Instant::now() + Duration::from_secs(10);
+    while api.api.stats(&request_id).callbacks.is_empty() && tokio::time::Instant::now() < answered {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let stats = api.api.stats(&request_id);
     assert_eq!((stats.invocations, stats.callbacks.as_slice()), (1, &[200][..]), "one invocation, one webhook");
 }

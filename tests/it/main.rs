@@ -14,6 +14,7 @@ mod drop_in;
 mod failures;
 mod isolation;
 mod leases;
+mod location;
 mod operations;
 mod orkes;
 mod park;
