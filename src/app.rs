@@ -15,11 +15,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
-use crate::condition::{ConditionEvaluator, EvaluatorOptions};
+use crate::condition::{ConditionEvaluator, EvaluatorOptions, Limits};
 use crate::conductor::auth::{Credentials, TokenCache};
 use crate::conductor::client::HttpConductor;
-use crate::config::Config;
 use crate::config::ControlToken;
+use crate::config::{ConditionsConfig, Config};
 use crate::health::Health;
 use crate::http_poll::invoker::build_invoker;
 use crate::http_poll::spec::SpecDefaults;
@@ -234,7 +234,7 @@ pub fn build_executor(
     let conditions = &config.conditions;
     let mut options = EvaluatorOptions::for_current_binary(
         conditions.evaluators,
-        conditions.limits(),
+        condition_limits(conditions),
         conditions.evaluator_memory_bytes,
     )
     .context("finding this program to run condition evaluators")?;
@@ -257,4 +257,27 @@ pub fn build_executor(
         max_output_bytes: config.updates.max_output_bytes,
     };
     Ok(Executor::new(Arc::new(invoker), evaluator, settings))
+}
+
+/// The limits of one evaluation, from the configured numbers (config keeps plain numbers and does not import
+/// `condition`; this is where the two meet).
+fn condition_limits(conditions: &ConditionsConfig) -> Limits {
+    Limits {
+        loop_iterations: conditions.max_loop_iterations,
+        recursion: conditions.max_recursion,
+        timeout: conditions.timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The catalogue's condition defaults are plain numbers of its own; they must stay the evaluator's defaults.
+    #[test]
+    fn the_configured_condition_defaults_are_the_evaluator_defaults() {
+        let inputs = crate::config::LoadInputs { default_worker_id: "worker-1".into(), ..Default::default() };
+        let loaded = crate::config::load(&inputs).expect("the defaults load");
+        assert_eq!(condition_limits(&loaded.config.conditions), Limits::default());
+    }
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::cli::EvalArgs;
 use crate::condition::dollar::{Dollar, PollView, join};
-use crate::condition::{Condition, ConditionEvaluator, EvaluatorOptions, Verdict};
+use crate::condition::{Condition, ConditionEvaluator, EvaluatorOptions, Limits, Verdict};
 use crate::config::Config;
 use crate::http_poll::response::{Body, HttpResponse};
 use crate::http_poll::spec::{self, SpecDefaults};
@@ -95,9 +95,13 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
     let observation = observe(Ok((response.status, &response.reason)), &accepted, "the response");
     let observation = if matches!(observation, Observation::Accepted(_)) {
         let conditions = &config.conditions;
-        let mut options =
-            EvaluatorOptions::for_current_binary(1, conditions.limits(), conditions.evaluator_memory_bytes)
-                .map_err(|e| format!("cannot find this program to run the condition evaluator: {e}"))?;
+        let limits = Limits {
+            loop_iterations: conditions.max_loop_iterations,
+            recursion: conditions.max_recursion,
+            timeout: conditions.timeout,
+        };
+        let mut options = EvaluatorOptions::for_current_binary(1, limits, conditions.evaluator_memory_bytes)
+            .map_err(|e| format!("cannot find this program to run the condition evaluator: {e}"))?;
         if let Some(program) = &conditions.evaluator_program {
             options.program = program.clone();
         }
