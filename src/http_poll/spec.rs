@@ -8,6 +8,8 @@
 //!
 //! No IO and no JavaScript: the condition is only checked for presence and size here; it is compiled by the
 //! evaluator before the first request.
+//!
+//! The request half is read in [`request`], the polling half in [`polling`], each value through [`fields`].
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -21,6 +23,7 @@ use url::Url;
 use super::status::StatusFilter;
 use super::strategy::PollingStrategy;
 use super::url_encoding;
+use fields::{Fields, json_type};
 use polling::parse_polling;
 use request::parse_request;
 
@@ -173,82 +176,6 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-/// Reads the fields of one JSON object, collecting problems instead of stopping at the first.
-struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    prefix: &'static str,
-    problems: Vec<FieldProblem>,
-}
-
-impl<'a> Fields<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.object.get(key).filter(|v| !v.is_null())
-    }
-
-    fn problem(&mut self, key: &str, message: impl Into<String>) {
-        self.problems.push(FieldProblem { field: format!("{}{key}", self.prefix), message: message.into() });
-    }
-
-    fn string(&mut self, key: &str) -> Option<&'a str> {
-        match self.get(key)? {
-            Value::String(s) => Some(s),
-            other => {
-                self.problem(key, format!("must be a string, got {}", json_type(other)));
-                None
-            }
-        }
-    }
-
-    /// A number, or a string holding one (`"5"`); `None` when absent or invalid (then a problem is recorded).
-    fn number(&mut self, key: &str) -> Option<f64> {
-        let value = self.get(key)?;
-        let parsed = match value {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.trim().parse::<f64>().ok(),
-            _ => None,
-        };
-        match parsed {
-            Some(n) if n.is_finite() => Some(n),
-            _ => {
-                self.problem(key, format!("must be a number, got {}", describe(value)));
-                None
-            }
-        }
-    }
-
-    fn boolean(&mut self, key: &str) -> Option<bool> {
-        match self.get(key)? {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
-            other => {
-                self.problem(key, format!("must be true or false, got {}", describe(other)));
-                None
-            }
-        }
-    }
-
-    /// Milliseconds in (0, 1 h].
-    fn timeout_ms(&mut self, key: &str, default: Duration) -> Duration {
-        match self.number(key) {
-            None => default,
-            Some(ms) if (0.0..=MAX_REQUEST_TIMEOUT.as_millis() as f64).contains(&ms) => {
-                Duration::from_secs_f64(ms / 1000.0)
-            }
-            Some(ms) => {
-                self.problem(
-                    key,
-                    format!(
-                        "must be between 0 (no timeout) and {} milliseconds, got {ms}",
-                        MAX_REQUEST_TIMEOUT.as_millis()
-                    ),
-                );
-                default
-            }
-        }
-    }
-}
-
 impl RequestSpec {
     /// The same request's GET of a status URI (a 202's `Location`): the headers without `Content-Type`, no body.
     pub fn at_location(&self, url: Url) -> RequestSpec {
@@ -359,27 +286,7 @@ fn shorten(key: &str) -> String {
     if key.chars().count() <= 64 { key.to_owned() } else { key.chars().take(64).collect::<String>() + "…" }
 }
 
-/// `an object`, `a number`, ... for messages.
-pub(crate) fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The type and, for scalars, the value (shortened), for messages.
-fn describe(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("{:?}", s.chars().take(40).collect::<String>()),
-        Value::Bool(_) | Value::Number(_) => value.to_string(),
-        other => json_type(other).to_owned(),
-    }
-}
-
+mod fields;
 mod polling;
 mod request;
 #[cfg(test)]
