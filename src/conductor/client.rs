@@ -9,36 +9,35 @@
 //!
 //! `update-v2` is used until the server shows it lacks the endpoint (405, or a 404 that `POST /tasks` does not
 //! repeat); from then on every update goes to `POST /tasks`.
+//!
+//! This module holds the calls; how one is sent (token, replay, metrics, health, errors) is [`call`].
+
+mod call;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Client, Method, StatusCode};
 use serde_json::json;
-use tokio::time::Instant;
 use url::Url;
 
-use super::auth::{AuthError, TokenCache, TokenReply, is_token_rejection};
+use super::auth::TokenCache;
 use super::{
     ClientError, ConductorApi, EncodedResult, LeaseExtension, PollRequest, PolledTask, decode_poll_batch,
     decode_single_task,
 };
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::metrics::values::AuthFailure;
+use call::Reply;
 
 /// Least time a batch poll is given beyond its long-poll wait (more when `request_timeout` is longer). The server
 /// takes tasks off the queue for a poll before it answers, and a task it took for a poll the client gave up on is
 /// lost until its `responseTimeoutSeconds`: a busy server (a SQLite lock may wait 15 s) must never outlast the
 /// client. Polling stops waiting for it at shutdown's grace period anyway.
 pub const MIN_POLL_SLACK: Duration = Duration::from_secs(60);
-
-/// Longest error body kept in a [`ClientError::Status`].
-const MAX_ERROR_BODY_CHARS: usize = 512;
-const AUTH_HEADER: &str = "X-Authorization";
 
 /// Talks to one Conductor server over HTTP.
 #[derive(Debug)]
@@ -51,12 +50,6 @@ pub struct HttpConductor {
     update_v2: AtomicBool,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
-}
-
-/// A response whose status was checked: the body of a success.
-struct Reply {
-    status: StatusCode,
-    body: Bytes,
 }
 
 impl HttpConductor {
@@ -89,135 +82,6 @@ impl HttpConductor {
             path.pop_if_empty().extend(segments);
         }
         url
-    }
-
-    /// Sends a request built by `build`, with the token, measured under `template`; replays it once with a
-    /// fresh token when the server rejects the token. Non-2xx statuses become [`ClientError::Status`]. Every
-    /// call's result is recorded in [`Health`] here, and only here.
-    async fn call(
-        &self,
-        method: Method,
-        template: &'static str,
-        url: &Url,
-        timeout: Duration,
-        build: impl Fn(RequestBuilder) -> RequestBuilder,
-    ) -> Result<Reply, ClientError> {
-        let result = self.call_with_token(method, template, url, timeout, build).await;
-        match &result {
-            Ok(_) => self.health.server_reached(),
-            Err(error) if error.is_retryable() => self.health.server_failed(error),
-            // Refused (4xx): the server answered, but this is no sign that it is healthy.
-            Err(_) => {}
-        }
-        result
-    }
-
-    async fn call_with_token(
-        &self,
-        method: Method,
-        template: &'static str,
-        url: &Url,
-        timeout: Duration,
-        build: impl Fn(RequestBuilder) -> RequestBuilder,
-    ) -> Result<Reply, ClientError> {
-        let mut replayed = false;
-        loop {
-            let token = self.token().await?;
-            let mut request = build(self.client.request(method.clone(), url.clone())).timeout(timeout);
-            if let Some(token) = &token {
-                let mut value = HeaderValue::from_str(token)
-                    .map_err(|_| ClientError::Auth("the token is not a valid header value".into()))?;
-                value.set_sensitive(true);
-                request = request.header(AUTH_HEADER, value);
-            }
-            let started = Instant::now();
-            let sent = request.send().await;
-            let (status, body) = match sent {
-                Ok(response) => {
-                    let status = response.status();
-                    match response.bytes().await {
-                        Ok(body) => (status, body),
-                        Err(error) => {
-                            self.metrics.api_call(method_name(&method), template, 0, started.elapsed());
-                            return Err(transport_error(error));
-                        }
-                    }
-                }
-                Err(error) => {
-                    self.metrics.api_call(method_name(&method), template, 0, started.elapsed());
-                    return Err(transport_error(error));
-                }
-            };
-            self.metrics.api_call(method_name(&method), template, status.as_u16(), started.elapsed());
-            if status.is_success() {
-                return Ok(Reply { status, body });
-            }
-            let text: String = String::from_utf8_lossy(&body).chars().take(MAX_ERROR_BODY_CHARS).collect();
-            if is_token_rejection(status.as_u16(), &text) && self.auth.invalidate(token.as_ref()).await {
-                self.metrics.auth(Some(AuthFailure::TokenRejected));
-                if !replayed {
-                    replayed = true;
-                    continue;
-                }
-                // Refused again with a fresh token: not this call's fault, so retryable (a result waits).
-                return Err(ClientError::Auth(format!("the server refused the authorization ({status})")));
-            }
-            return Err(ClientError::Status { code: status.as_u16(), body: text });
-        }
-    }
-
-    async fn token(&self) -> Result<Option<Arc<str>>, ClientError> {
-        let result = self.auth.token(|credentials| self.request_token(credentials)).await;
-        match result {
-            Ok(token) => {
-                if self.auth.enabled() {
-                    self.metrics.auth(None);
-                    self.health.auth_ok();
-                }
-                Ok(token)
-            }
-            Err(AuthError(message)) => {
-                self.health.auth_failed(&message);
-                Err(ClientError::Auth(message))
-            }
-        }
-    }
-
-    async fn request_token(&self, credentials: super::auth::Credentials) -> TokenReply {
-        let started = Instant::now();
-        let body = json!({"keyId": credentials.key_id, "keySecret": credentials.key_secret});
-        let sent = self.client.post(self.url(&["token"])).json(&body).timeout(self.request_timeout).send().await;
-        let reply = match sent {
-            Ok(response) => {
-                let status = response.status();
-                self.metrics.api_call("POST", "/token", status.as_u16(), started.elapsed());
-                let body = response.bytes().await.unwrap_or_default();
-                match status {
-                    StatusCode::NOT_FOUND => return TokenReply::NotFound,
-                    s if s.is_success() => match serde_json::from_slice::<serde_json::Value>(&body) {
-                        Ok(value) => match value.get("token").and_then(|t| t.as_str()) {
-                            Some(token) if !token.is_empty() => return TokenReply::Token(token.to_owned()),
-                            _ => TokenReply::Failed(status.as_u16(), "the reply has no token".into()),
-                        },
-                        Err(_) => TokenReply::Failed(status.as_u16(), "the reply is not JSON".into()),
-                    },
-                    s => {
-                        // The body of a refused token request may echo the request: keep only its error code.
-                        let code = serde_json::from_slice::<serde_json::Value>(&body)
-                            .ok()
-                            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-                            .unwrap_or_else(|| s.canonical_reason().unwrap_or_default().to_owned());
-                        TokenReply::Failed(s.as_u16(), code)
-                    }
-                }
-            }
-            Err(error) => {
-                self.metrics.api_call("POST", "/token", 0, started.elapsed());
-                TokenReply::Failed(0, transport_error(error).to_string())
-            }
-        };
-        self.metrics.auth(Some(AuthFailure::TokenRequest));
-        reply
     }
 
     async fn post_result(&self, template: &'static str, result: &EncodedResult) -> Result<Reply, ClientError> {
@@ -323,21 +187,6 @@ impl ConductorApi for HttpConductor {
         let text = String::from_utf8_lossy(&reply.body);
         text.trim().parse().map_err(|_| ClientError::Decode(format!("queue size is not a number: {text:?}")))
     }
-}
-
-fn method_name(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        _ => "OTHER",
-    }
-}
-
-/// reqwest's error text, without the URL (which can carry query parameters).
-fn transport_error(error: reqwest::Error) -> ClientError {
-    ClientError::Transport(error.without_url().to_string())
 }
 
 #[cfg(test)]
