@@ -12,49 +12,25 @@
 //! Label values come from closed sets: task types from configuration, hosts from `[limits.hosts]` (everything
 //! else is `other`), outcome and error-kind names from enums in the code. Never task ids, workflow ids, URLs or
 //! error text. The registry is owned by the app and passed in; nothing is global.
+//!
+//! Beside the families here: their label sets ([`labels`]), closed values ([`values`]), histogram buckets
+//! ([`buckets`]), the series pre-created per task type ([`series`]), per-task-type handles ([`task`]) and the
+//! evaluator's families ([`evaluator`]).
 
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::failure::FailureKind;
-use values::{AuthFailure, ClientErrorKind, ConditionOutcome, ConditionPath, DropReason, HttpPollStatus, PollOutcome};
+use values::AuthFailure;
 
-/// The SDKs' latency buckets, in seconds.
-const TIME_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-/// The SDKs' size buckets, in bytes.
-const SIZE_BUCKETS: [f64; 6] = [100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
-/// Whole HTTP_POLL tasks take minutes to hours.
-const TASK_DURATION_BUCKETS: [f64; 14] =
-    [1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0];
-/// Native condition evaluations take a microsecond or two, engine evaluations a few hundred; the cap is 50 ms.
-const CONDITION_BUCKETS: [f64; 16] =
-    [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.05, 0.1, 0.25];
-
-type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
-
+mod buckets;
 mod labels;
+mod series;
+use buckets::{Histograms, condition_histogram, family, size_histogram, task_duration_histogram, time_histogram};
 use labels::*;
-
-fn family<L: Clone + std::hash::Hash + Eq>(make: fn() -> Histogram) -> Histograms<L> {
-    Family::new_with_constructor(make)
-}
-fn time_histogram() -> Histogram {
-    Histogram::new(TIME_BUCKETS)
-}
-fn size_histogram() -> Histogram {
-    Histogram::new(SIZE_BUCKETS)
-}
-fn task_duration_histogram() -> Histogram {
-    Histogram::new(TASK_DURATION_BUCKETS)
-}
-fn condition_histogram() -> Histogram {
-    Histogram::new(CONDITION_BUCKETS)
-}
 
 /// Registers a metric and hands it back, so that each family is created and registered in one place.
 struct Registrar<'a>(&'a mut Registry);
@@ -256,48 +232,6 @@ impl Metrics {
         build.get_or_create(&Build { version: env!("CARGO_PKG_VERSION") }).set(1);
         metrics.auth_ok.set(1);
         metrics
-    }
-
-    /// Creates every closed label set of a task type at zero.
-    fn create_series(&self, name: &str) {
-        let task_type = || name.to_owned();
-        for kind in ClientErrorKind::ALL {
-            let exception = kind.label();
-            let _ = self.task_poll_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
-            let _ = self.task_update_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
-        }
-        for kind in FailureKind::ALL {
-            let exception = kind.label();
-            let _ = self.task_execute_error.get_or_create(&TaskTypeException { taskType: task_type(), exception });
-        }
-        for status in ["SUCCESS", "FAILURE"] {
-            let _ = self.task_poll_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
-            let _ = self.task_execute_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
-            let _ = self.task_update_time.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
-            let _ = self.lease_extensions.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
-        }
-        for status in HttpPollStatus::ALL.map(HttpPollStatus::label) {
-            let _ = self.http_poll_duration.get_or_create(&TaskTypeStatus { taskType: task_type(), status });
-        }
-        for outcome in PollOutcome::ALL.map(PollOutcome::label) {
-            let _ = self.http_poll_iterations.get_or_create(&TaskTypeOutcome { taskType: task_type(), outcome });
-        }
-        for outcome in ConditionOutcome::ALL.map(ConditionOutcome::label) {
-            let _ = self.condition_evaluations.get_or_create(&TaskTypeOutcome { taskType: task_type(), outcome });
-        }
-        for path in ConditionPath::ALL.map(ConditionPath::label) {
-            let _ = self.condition_evaluation_time.get_or_create(&TaskTypePath { taskType: task_type(), path });
-        }
-        for reason in DropReason::ALL.map(DropReason::label) {
-            let _ = self.results_dropped.get_or_create(&TaskTypeReason { taskType: task_type(), reason });
-        }
-        for host in self.target_hosts.iter().cloned().chain(std::iter::once("other".to_owned())) {
-            let _ = self.target_request_time.get_or_create(&Target { taskType: task_type(), host, statusClass: "2xx" });
-        }
-        let _ = self.thread_uncaught_exceptions.get_or_create(&Exception { exception: "Panic" });
-        for reason in AuthFailure::ALL.map(AuthFailure::label) {
-            let _ = self.auth_failures.get_or_create(&Exception { exception: reason });
-        }
     }
 
     /// A Conductor API call: method, path template (e.g. `/tasks/poll/batch/{taskType}`), HTTP status or `0`.

@@ -4,7 +4,11 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 
 use super::*;
-use values::{EvaluatorLane, Respawn, StatusClass};
+use crate::failure::FailureKind;
+use values::{
+    ClientErrorKind, ConditionOutcome, ConditionPath, DropReason, EvaluatorLane, HttpPollStatus, PollOutcome, Respawn,
+    StatusClass,
+};
 
 fn scenario() -> String {
     let mut registry = Registry::default();
