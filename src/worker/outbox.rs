@@ -16,6 +16,8 @@
 //! its slot) until others leave; meanwhile the pollers take no new work ([`Outbox::wait_for_room`]) and readiness
 //! says why. Nothing is dropped for lack of room: one result always fits into an empty outbox, and once shutdown
 //! begins ([`Outbox::stop_bounding`]) every result is taken, so that it is flushed or counted.
+//!
+//! This module holds the schedule and its loop; sending and settling are [`send`]'s, the byte bound [`room`]'s.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -163,75 +165,7 @@ impl<C: ConductorApi> Outbox<C> {
         self.inner.bytes.load(Ordering::Relaxed)
     }
 
-    /// Whether new work should wait: the outbox is at its bound, or results wait for room.
-    pub fn is_full(&self) -> bool {
-        !self.inner.unbounded.load(Ordering::Relaxed)
-            && (self.bytes() >= self.inner.max_bytes || self.inner.waiting.load(Ordering::Relaxed) > 0)
-    }
-
-    fn fits(&self, len: usize) -> bool {
-        let bytes = self.bytes();
-        bytes == 0 || bytes + len <= self.inner.max_bytes || self.inner.unbounded.load(Ordering::Relaxed)
-    }
-
-    /// From now on every result is taken (shutdown: results are flushed or counted, never left waiting).
-    pub fn stop_bounding(&self) {
-        self.inner.unbounded.store(true, Ordering::Relaxed);
-        self.inner.room.notify_waiters();
-    }
-
-    /// Waits until the outbox is not full (or bounding stopped).
-    pub async fn wait_for_room(&self) {
-        loop {
-            let room = self.inner.room.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            if !self.is_full() {
-                return;
-            }
-            room.await;
-        }
-    }
-
-    fn update_readiness(&self) {
-        let reason = self.is_full().then(|| {
-            format!(
-                "the outbox holds {} bytes of undelivered results (updates.outbox_max_bytes = {}, {} more waiting): \
-                 no new work is taken until the server accepts updates again",
-                self.bytes(),
-                self.inner.max_bytes,
-                self.inner.waiting.load(Ordering::Relaxed)
-            )
-        });
-        self.inner.health.outbox(reason);
-    }
-
-    /// Takes a result whose first attempt failed with `error`; it is retried until `deadline`. Waits while the
-    /// outbox has no room for it.
-    pub async fn push(&self, result: EncodedResult, metrics: TaskMetrics, deadline: Instant, error: &ClientError) {
-        let len = result.json.len();
-        if !self.fits(len) {
-            self.inner.waiting.fetch_add(1, Ordering::Relaxed);
-            self.update_readiness();
-            tracing::warn!(task_id = %result.task_id, bytes = len, "Outbox full; the result waits for room.");
-            loop {
-                let room = self.inner.room.notified();
-                tokio::pin!(room);
-                room.as_mut().enable();
-                if self.fits(len) {
-                    break;
-                }
-                room.await;
-            }
-            self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
-        }
-        self.inner.bytes.fetch_add(len, Ordering::Relaxed);
-        metrics.outbox_bytes(len as i64);
-        self.update_readiness();
-        self.enqueue(result, metrics, deadline, error);
-    }
-
-    fn enqueue(&self, result: EncodedResult, metrics: TaskMetrics, deadline: Instant, error: &ClientError) {
+    pub(super) fn enqueue(&self, result: EncodedResult, metrics: TaskMetrics, deadline: Instant, error: &ClientError) {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         let first_wait = backoff.next(fastrand::f64());
         tracing::warn!(task_id = %result.task_id, error = %error, retry_in_ms = first_wait.as_millis() as u64,
@@ -307,6 +241,7 @@ impl<C: ConductorApi> Outbox<C> {
     }
 }
 
+mod room;
 mod send;
 #[cfg(test)]
 mod tests;
