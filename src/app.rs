@@ -24,7 +24,7 @@ use crate::health::Health;
 use crate::http_poll::invoker::build_invoker;
 use crate::http_poll::spec::SpecDefaults;
 use crate::http_poll::{Executor, ExecutorSettings};
-use crate::metrics::Metrics;
+use crate::metrics::{CredentialMetrics, Metrics};
 use crate::shutdown::Shutdown;
 use crate::worker::outbox::Outbox;
 use crate::worker::reporter::Reporter;
@@ -92,7 +92,7 @@ pub async fn run_reporting(
     let outbox_loop = tokio::spawn(outbox.clone().run(outbox_stop.clone()));
     let deps = Arc::new(WorkerDeps {
         api: api.clone(),
-        executor: build_executor(&config, Some(metrics.evaluator()), own_ports)?,
+        executor: build_executor(&config, Some(&metrics), own_ports)?,
         reporter: Reporter::new(api, health.clone(), outbox.clone(), shutdown.abandon.clone()),
         global_slots: Arc::new(Semaphore::new(config.limits.max_concurrent_tasks)),
         health: health.clone(),
@@ -225,12 +225,10 @@ fn conductor_client(config: &Config) -> anyhow::Result<reqwest::Client> {
 
 /// The executor with its target-request client, per-host limits and condition evaluator processes (this binary,
 /// under its hidden evaluator subcommand). Call within the tokio runtime.
-pub fn build_executor(
-    config: &Config,
-    evaluator_metrics: Option<crate::metrics::EvaluatorMetrics>,
-    own_ports: Vec<u16>,
-) -> anyhow::Result<Executor> {
-    let invoker = build_invoker(config, own_ports)?;
+pub fn build_executor(config: &Config, metrics: Option<&Metrics>, own_ports: Vec<u16>) -> anyhow::Result<Executor> {
+    let profile_names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    let credential_metrics = metrics.map_or_else(CredentialMetrics::detached, |m| m.credentials(&profile_names));
+    let invoker = build_invoker(config, own_ports, credential_metrics)?;
     let conditions = &config.conditions;
     let mut options = EvaluatorOptions::for_current_binary(
         conditions.evaluators,
@@ -238,7 +236,7 @@ pub fn build_executor(
         conditions.evaluator_memory_bytes,
     )
     .context("finding this program to run condition evaluators")?;
-    options.metrics = evaluator_metrics;
+    options.metrics = metrics.map(Metrics::evaluator);
     if let Some(program) = &conditions.evaluator_program {
         options.program = program.clone();
     }

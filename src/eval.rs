@@ -64,7 +64,9 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
             }
         }
         let spec = spec::parse(&input, &defaults).map_err(|e| e.to_string())?;
-        let invoker = crate::http_poll::invoker::build_invoker(config, Vec::new()).map_err(|e| format!("{e:#}"))?;
+        let invoker =
+            crate::http_poll::invoker::build_invoker(config, Vec::new(), crate::metrics::CredentialMetrics::detached())
+                .map_err(|e| format!("{e:#}"))?;
         let response = invoker.send(&spec.request, "eval").await.map_err(|e| format!("the request failed: {e}"))?;
         (response, spec.request.accepted)
     } else if let Some(path) = &args.response {

@@ -32,13 +32,18 @@ closed_set! {
         /// The server no longer has the task IN_PROGRESS (its workflow was terminated, cancelled or timed out):
         /// polling stopped.
         Cancelled => "Cancelled",
+        /// The task named credentials it may not use: no such profile, or one that does not cover the host.
+        CredentialsRefused => "CredentialsRefused",
+        /// The credential profile's credentials could not be had (its token endpoint failed).
+        CredentialsUnavailable => "CredentialsUnavailable",
     }
 }
 
 impl FailureKind {
     /// Whether a task failing this way fails for good (FAILED_WITH_TERMINAL_ERROR, never retried) rather than
     /// FAILED (retried per its TaskDef): the one place this is decided. Terminal when trying again cannot help:
-    /// the input, the condition or the target policy is wrong, or the response is larger than the worker keeps
+    /// the input, the condition, the target policy or the credentials named are wrong, or the response is larger
+    /// than the worker keeps
     /// (the same request brings the same body: raise `http.max_response_body_bytes` / `updates.max_output_bytes`).
     pub fn is_terminal(self) -> bool {
         match self {
@@ -46,13 +51,15 @@ impl FailureKind {
             | FailureKind::ConditionError
             | FailureKind::ConditionFailed
             | FailureKind::ResponseTooLarge
-            | FailureKind::TargetBlocked => true,
+            | FailureKind::TargetBlocked
+            | FailureKind::CredentialsRefused => true,
             FailureKind::HttpStatus
             | FailureKind::NoResponse
             | FailureKind::MaxPollCount
             | FailureKind::Internal
             | FailureKind::Interrupted
-            | FailureKind::Cancelled => false,
+            | FailureKind::Cancelled
+            | FailureKind::CredentialsUnavailable => false,
         }
     }
 }
@@ -67,7 +74,14 @@ mod tests {
             FailureKind::ALL.into_iter().filter(|kind| kind.is_terminal()).map(FailureKind::label).collect();
         assert_eq!(
             terminal,
-            ["InvalidInput", "ConditionError", "ConditionFailed", "ResponseTooLarge", "TargetBlocked"]
+            [
+                "InvalidInput",
+                "ConditionError",
+                "ConditionFailed",
+                "ResponseTooLarge",
+                "TargetBlocked",
+                "CredentialsRefused"
+            ]
         );
     }
 }

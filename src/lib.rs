@@ -12,7 +12,10 @@
 //!   source of every value.
 //! - [`conductor`]: the [`conductor::ConductorApi`] seam (batch poll, update) and its reqwest implementation.
 //! - [`http_poll`]: one task's lifecycle; pure decision modules plus the request and executor IO.
-//! - [`outbound`]: what task requests may reach (the host policy) and how many per host at once.
+//! - [`outbound`]: what task requests may reach (the host policy), how many per host at once, and the HTTP
+//!   clients that send them.
+//! - [`credentials`]: credential profiles for target APIs (headers, Basic, OAuth2, client certificates, proxies),
+//!   held by the worker and chosen per request host.
 //! - [`condition`]: `terminationCondition`s: natively where certain, else boa in evaluator processes.
 //! - [`failure`]: why a task failed, and whether that is terminal (the one mapping).
 //! - [`worker`]: a worker per task type: slots, the poll loop, dispatch and reporting.
@@ -36,6 +39,7 @@ pub mod closed_set;
 pub mod condition;
 pub mod conductor;
 pub mod config;
+pub mod credentials;
 pub mod eval;
 pub mod failure;
 pub mod health;

@@ -81,6 +81,7 @@ pub struct Metrics {
     auth_ok: Gauge,
     auth_failures: Family<Exception, Counter>,
     evaluator: EvaluatorMetrics,
+    credentials: CredentialMetrics,
     target_hosts: Vec<String>,
 }
 
@@ -226,6 +227,7 @@ impl Metrics {
                 Family::default(),
             ),
             evaluator: EvaluatorMetrics::register(&mut r),
+            credentials: CredentialMetrics::register(&mut r),
             target_hosts,
         };
         let build = r.add("conductor_http_worker_build_info", "Build information", Family::<Build, Gauge>::default());
@@ -263,6 +265,11 @@ impl Metrics {
         self.evaluator.clone()
     }
 
+    /// The credential profiles' counters, with the series of `profiles` created at zero.
+    pub fn credentials(&self, profiles: &[&str]) -> CredentialMetrics {
+        self.credentials.with_profiles(profiles)
+    }
+
     /// An execution panicked.
     pub fn panicked(&self) {
         self.thread_uncaught_exceptions.get_or_create(&Exception { exception: "Panic" }).inc();
@@ -284,10 +291,13 @@ pub fn encode(registry: &Registry) -> String {
 /// The `Content-Type` of [`encode`]'s output.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
+mod credentials;
 mod evaluator;
 mod task;
 pub mod values;
+pub use credentials::CredentialMetrics;
 pub use evaluator::EvaluatorMetrics;
+pub use values::TokenOutcome;
 
 pub use task::{TaskMetrics, success};
 

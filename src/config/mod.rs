@@ -87,6 +87,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Which targets task requests may reach.
     pub security: SecurityConfig,
+    /// Credential profiles (`[targets.<name>]`).
+    pub targets: Vec<crate::credentials::ProfileSpec>,
     /// One entry per task type served.
     pub task_types: Vec<TaskTypeConfig>,
 }

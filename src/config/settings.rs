@@ -4,6 +4,7 @@
 //! Owns: the assembly of [`Config`] and the cross-setting rules. Does not own: what a setting is (the catalogue)
 //! or how a value is looked up (the resolver). The task types and their settings are assembled in [`task_types`].
 
+mod targets;
 mod task_types;
 
 use std::collections::HashMap;
@@ -16,20 +17,21 @@ use super::catalog::*;
 use super::layers::{ConfigValue, Source};
 use super::resolver::Resolver;
 use super::{
-    AdminConfig, CliOverrides, ConditionsConfig, Config, ConfigError, ControlToken, HttpConfig, LimitsConfig,
-    LoadInputs, Loaded, LogFormat, PollingConfig, ServerConfig, UpdatesConfig,
+    AdminConfig, ConditionsConfig, Config, ConfigError, ControlToken, HttpConfig, LimitsConfig, LoadInputs, Loaded,
+    LogFormat, PollingConfig, ServerConfig, UpdatesConfig,
 };
 use crate::outbound::{Cidr, HostPattern, TargetPolicy};
 
 /// Loads and validates the configuration, or lists every problem.
 pub fn load(inputs: &LoadInputs) -> Result<Loaded, ConfigError> {
     let mut resolver = Resolver::new(inputs);
-    let config = resolver.config(&inputs.cli, &inputs.default_worker_id);
+    let config = resolver.config(inputs);
     resolver.finish(config)
 }
 
 impl Resolver {
-    fn config(&mut self, cli: &CliOverrides, default_worker_id: &str) -> Config {
+    fn config(&mut self, inputs: &LoadInputs) -> Config {
+        let (cli, default_worker_id) = (&inputs.cli, inputs.default_worker_id.as_str());
         let url = self.global(&SERVER_URL, cli.server_url.as_deref());
         let auth_key = self.global(&AUTH_KEY, None);
         let auth_secret = self.global(&AUTH_SECRET, None);
@@ -73,6 +75,7 @@ impl Resolver {
         let max_output = self.global(&MAX_OUTPUT_BYTES, None);
         let outbox_max = self.global(&OUTBOX_MAX_BYTES, None);
         let security = self.security();
+        let targets = self.targets(&inputs.env);
         let grace_secs = self.global(&GRACE_SECS, None);
         let task_types = self.task_types(cli, default_worker_id, &limits);
         Config {
@@ -100,6 +103,7 @@ impl Resolver {
             },
             shutdown_grace: Duration::from_secs(grace_secs),
             security,
+            targets,
             task_types,
         }
     }

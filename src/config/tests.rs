@@ -352,3 +352,5 @@ fn worker_toml_documents_every_catalog_entry() {
         }
     }
 }
+
+mod targets;

@@ -6,6 +6,12 @@
 //! URLs in messages lose their query string, which may carry credentials. Values of sensitive headers (configured
 //! names) are marked sensitive on the way out (never logged by the HTTP stack, never HPACK-indexed) and replaced
 //! by `<redacted>` in the stored response.
+//!
+//! Credential profiles ([`crate::credentials`]): the profile for the request's URL is chosen once (the task's
+//! `credentials`, else the most specific match) and applied to every hop on that same host; a redirect to another
+//! host gets neither its headers nor its client certificate. A 401 to an OAuth2 token drops that token and the hop
+//! is sent once more with a new one. Secret values the request carried are redacted from the response's headers
+//! and body.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +24,9 @@ use reqwest::{Client, Method};
 use tokio::time::Instant;
 use url::Url;
 
-use super::response::{Body, HttpResponse, header_lists};
+use super::response::{Body, HttpResponse, header_lists, without_echoes};
 use super::spec::RequestSpec;
+use crate::credentials::Profiles;
 use crate::outbound::find_blocked;
 use crate::outbound::guard::Outbound;
 use crate::outbound::host_limits::HostLimits;
@@ -42,6 +49,12 @@ pub enum InvokeError {
     /// Connect, TLS, redirect or I/O failure.
     #[error("{0}")]
     Transport(String),
+    /// The task asked for credentials it may not use: no such profile, or one that does not cover the host.
+    #[error("{0}")]
+    CredentialsRefused(String),
+    /// The profile's credentials could not be had (its token endpoint failed); names the profile, never a secret.
+    #[error("{0}")]
+    CredentialsUnavailable(String),
 }
 
 /// Redirects followed, at most.
@@ -59,6 +72,10 @@ pub struct InvokerOptions {
     /// Targets requests may reach; the client must resolve names through its
     /// [`OutboundResolver`](crate::outbound::guard::OutboundResolver) and follow no redirects itself.
     pub policy: Arc<Outbound>,
+    /// Whether the default client sends through a proxy (`http.proxy`).
+    pub proxied: bool,
+    /// The credential profiles.
+    pub profiles: Arc<Profiles>,
 }
 
 /// Sends task requests: one shared pooled client, per-host limits, the host policy and a body cap.
@@ -71,6 +88,8 @@ pub struct HttpInvoker {
     sensitive: Arc<[String]>,
     idempotency_key_header: Option<HeaderName>,
     policy: Arc<Outbound>,
+    proxied: bool,
+    profiles: Arc<Profiles>,
 }
 
 impl HttpInvoker {
@@ -84,6 +103,8 @@ impl HttpInvoker {
             sensitive: options.sensitive_headers.into(),
             idempotency_key_header: options.idempotency_key_header,
             policy: options.policy,
+            proxied: options.proxied,
+            profiles: options.profiles,
         }
     }
 
@@ -117,13 +138,14 @@ impl HttpInvoker {
                 value.set_sensitive(true);
             }
         }
-        let mut response = self.follow(spec, headers).await?;
+        let mut echoes = Vec::new();
+        let mut response = self.follow(spec, headers, &mut echoes).await?;
         let status = response.status();
         let declared = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         if declared.is_some_and(|len| len > self.max_body_bytes as u64) {
             return Err(InvokeError::BodyTooLarge(self.max_body_bytes));
         }
-        let headers = header_lists(response.headers(), &self.sensitive);
+        let headers = header_lists(response.headers(), &self.sensitive, &echoes);
         let capacity = declared.map_or(0, |len| len as usize).min(self.max_body_bytes);
         let mut body = Vec::with_capacity(capacity);
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
@@ -131,6 +153,9 @@ impl HttpInvoker {
                 return Err(InvokeError::BodyTooLarge(self.max_body_bytes));
             }
             body.extend_from_slice(&chunk);
+        }
+        if !echoes.is_empty() {
+            body = without_echoes(body, &echoes);
         }
         Ok(HttpResponse {
             status: status.as_u16(),
@@ -146,19 +171,47 @@ impl HttpInvoker {
     /// Sends the request, following redirects (at most [`MAX_REDIRECTS`]) the way browsers and reqwest do: 301,
     /// 302 and 303 turn into a GET without body (HEAD stays HEAD), 307 and 308 repeat the request; credentials
     /// (`Authorization`, `Cookie`, `Proxy-Authorization`) are not sent on to another origin. The policy admits
-    /// every hop before it is sent.
-    async fn follow(&self, spec: &RequestSpec, mut headers: HeaderMap) -> Result<reqwest::Response, InvokeError> {
+    /// every hop before it is sent. The credential profile applies to hops on the request's own host only; the
+    /// secret values it added are pushed to `echoes`.
+    async fn follow(
+        &self,
+        spec: &RequestSpec,
+        mut headers: HeaderMap,
+        echoes: &mut Vec<Arc<str>>,
+    ) -> Result<reqwest::Response, InvokeError> {
+        let profile = self
+            .profiles
+            .select(&spec.url, spec.credentials.as_deref())
+            .map_err(|refused| InvokeError::CredentialsRefused(refused.0))?;
+        let own_host = spec.url.host_str().map(str::to_ascii_lowercase);
         let (mut method, mut url) = (spec.method.clone(), spec.url.clone());
         let mut body = spec.body.clone().map(bytes::Bytes::from);
-        let mut redirects = 0;
+        let (mut redirects, mut replayed) = (0, false);
         loop {
-            self.policy.admit(&url).await?;
-            let mut request = self.client.request(method.clone(), url.clone()).headers(headers.clone());
+            let on_own_host = url.host_str().map(str::to_ascii_lowercase) == own_host;
+            let hop_profile = profile.as_ref().filter(|p| on_own_host && p.covers(&url));
+            self.policy.admit(&url, hop_profile.map_or(self.proxied, |p| p.proxied())).await?;
+            let mut hop_headers = headers.clone();
+            let mut token = None;
+            if let Some(profile) = hop_profile {
+                let applied = profile.apply(&mut hop_headers).await.map_err(InvokeError::CredentialsUnavailable)?;
+                echoes.extend(applied.secrets);
+                token = applied.token;
+            }
+            let own_client = hop_profile.and_then(|p| p.client());
+            let client = own_client.as_ref().unwrap_or(&self.client);
+            let mut request = client.request(method.clone(), url.clone()).headers(hop_headers);
             if let Some(body) = &body {
                 request = request.body(body.clone());
             }
             let response = request.send().await.map_err(transport)?;
             let status = response.status().as_u16();
+            if let (401, false, Some(profile), Some(token)) = (status, replayed, hop_profile, token) {
+                // The token was refused (revoked, or expired early): drop it and send this hop once more.
+                replayed = true;
+                profile.reject(&token).await;
+                continue;
+            }
             let location = response.headers().get(LOCATION).and_then(|l| l.to_str().ok());
             let (true, Some(location)) = (matches!(status, 301 | 302 | 303 | 307 | 308), location) else {
                 return Ok(response);

@@ -2,6 +2,7 @@
 //! `{statusCode, reasonPhrase, headers, body}`, headers as lists of strings under Title-Case names (sensitive ones
 //! `<redacted>`), and a JSON body kept as its text: it is validated once and never parsed into a tree ([`Body`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -12,6 +13,8 @@ use crate::condition::dollar::{BodyView, ResponseView};
 
 /// What replaces a sensitive header's value in stored output.
 pub const REDACTED: &str = "<redacted>";
+/// Shortest secret value looked for in a response (shorter ones would match by chance).
+const MIN_ECHO_LEN: usize = 4;
 /// A response as the task output and the condition's `$.output.response` see it.
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
@@ -100,16 +103,22 @@ pub fn response_from_parts(status: u16, headers: &HeaderMap, body: &[u8], sensit
     HttpResponse {
         status,
         reason: reason.to_owned(),
-        headers: header_lists(headers, sensitive),
+        headers: header_lists(headers, sensitive, &[]),
         body: Body::from_bytes(body.to_vec()),
         elapsed: Duration::ZERO,
     }
 }
 
-pub(super) fn header_lists(headers: &HeaderMap, sensitive: &[String]) -> Map<String, Value> {
+/// The headers as the output shows them: lists of values under Title-Case names, with the values of `sensitive`
+/// headers and any value containing one of `echoes` (secrets the request carried) redacted.
+pub(super) fn header_lists(headers: &HeaderMap, sensitive: &[String], echoes: &[Arc<str>]) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in headers {
-        let secret = sensitive.iter().any(|s| s == name.as_str());
+        let echoed = || {
+            let bytes = value.as_bytes();
+            echoes.iter().any(|e| e.len() >= MIN_ECHO_LEN && memchr::memmem::find(bytes, e.as_bytes()).is_some())
+        };
+        let secret = sensitive.iter().any(|s| s == name.as_str()) || echoed();
         let entry = out.entry(title_case(name.as_str())).or_insert_with(|| Value::Array(Vec::new()));
         if let Value::Array(values) = entry {
             let text =
@@ -118,6 +127,26 @@ pub(super) fn header_lists(headers: &HeaderMap, sensitive: &[String]) -> Map<Str
         }
     }
     out
+}
+
+/// `body` with every occurrence of `echoes` (secrets the request carried, as a target that reflects its request
+/// would return them) replaced by [`REDACTED`]. Inside a JSON string the replacement keeps the JSON valid.
+pub(super) fn without_echoes(body: Vec<u8>, echoes: &[Arc<str>]) -> Vec<u8> {
+    echoes.iter().filter(|e| e.len() >= MIN_ECHO_LEN).fold(body, |body, echo| {
+        let finder = memchr::memmem::Finder::new(echo.as_bytes());
+        if finder.find(&body).is_none() {
+            return body;
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = &body[..];
+        while let Some(at) = finder.find(rest) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(REDACTED.as_bytes());
+            rest = &rest[at + echo.len()..];
+        }
+        out.extend_from_slice(rest);
+        out
+    })
 }
 
 /// `content-type` → `Content-Type`: HTTP/1 servers usually send this casing and conditions written against
@@ -166,9 +195,25 @@ mod tests {
         headers.append("set-cookie", "a=1".parse().unwrap());
         headers.append("set-cookie", "b=2".parse().unwrap());
         headers.append("x-amz-request-id", "r".parse().unwrap());
-        let lists = header_lists(&headers, &["set-cookie".to_owned()]);
+        headers.append("x-echo", "Bearer tok3n-value".parse().unwrap());
+        let lists = header_lists(&headers, &["set-cookie".to_owned()], &["tok3n-value".into(), "r".into()]);
         assert_eq!(lists["Content-Type"], json!(["application/json"]));
         assert_eq!(lists["Set-Cookie"], json!([REDACTED, REDACTED]));
-        assert_eq!(lists["X-Amz-Request-Id"], json!(["r"]));
+        assert_eq!(lists["X-Amz-Request-Id"], json!(["r"]), "echoes shorter than 4 bytes are not looked for");
+        assert_eq!(lists["X-Echo"], json!([REDACTED]), "a header echoing a secret the request carried");
+    }
+
+    #[test]
+    fn bodies_echoing_a_secret_are_redacted_and_stay_json() {
+        let echoes: Vec<Arc<str>> = vec!["k3y-abc".into(), "Basic dXNlcjpwdw==".into()];
+        let body =
+            br#"{"headers":{"X-Api-Key":"k3y-abc","Authorization":"Basic dXNlcjpwdw=="},"again":"k3y-abck3y-abc"}"#;
+        let redacted = String::from_utf8(without_echoes(body.to_vec(), &echoes)).unwrap();
+        assert_eq!(
+            redacted,
+            r#"{"headers":{"X-Api-Key":"<redacted>","Authorization":"<redacted>"},"again":"<redacted><redacted>"}"#
+        );
+        assert!(matches!(Body::from_bytes(redacted.into_bytes()), Body::Json(_)));
+        assert_eq!(without_echoes(b"nothing here".to_vec(), &echoes), b"nothing here");
     }
 }

@@ -87,7 +87,8 @@ pub struct HttpPollSpec {
 }
 
 /// The `http_request` keys this worker reads.
-const READ_KEYS: [&str; 18] = [
+const READ_KEYS: [&str; 19] = [
+    "credentials",
     "retries",
     "cancelRequest",
     "pollLocation",
@@ -130,6 +131,9 @@ pub struct RequestSpec {
     pub retries: u32,
     /// Which statuses count as success.
     pub accepted: StatusFilter,
+    /// `credentials` (an extension): the credential profile to use, which must cover the URL's host; `None`: the
+    /// profile whose hosts match the URL most specifically, if any.
+    pub credentials: Option<Box<str>>,
 }
 
 /// The polling half of an HTTP_POLL input.

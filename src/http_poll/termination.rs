@@ -30,8 +30,9 @@ pub enum Observation {
     },
     /// No response (connect error, timeout, reset).
     NoResponse(String),
-    /// A response that cannot be used, or a target that may not be called: fails the task however often it is
-    /// tried (an oversized body, a target the host policy refuses); [`FailureKind::is_terminal`] says how.
+    /// A response that cannot be used, or a target that may not be called: fails the task now (an oversized body,
+    /// a target the host policy refuses, credentials that may not be used or could not be had);
+    /// [`FailureKind::is_terminal`] says whether for good.
     Unusable {
         /// Why, as a closed set.
         kind: FailureKind,
@@ -56,6 +57,13 @@ pub fn observe(sent: Result<(u16, &str), &InvokeError>, accepted: &StatusFilter,
         Err(error @ InvokeError::BodyTooLarge(_)) => {
             Observation::Unusable { kind: FailureKind::ResponseTooLarge, description: format!("{target}: {error}") }
         }
+        Err(error @ InvokeError::CredentialsRefused(_)) => {
+            Observation::Unusable { kind: FailureKind::CredentialsRefused, description: format!("{target}: {error}") }
+        }
+        Err(error @ InvokeError::CredentialsUnavailable(_)) => Observation::Unusable {
+            kind: FailureKind::CredentialsUnavailable,
+            description: format!("{target}: {error}"),
+        },
         Err(error) => Observation::NoResponse(format!("{target} failed: {error}")),
     }
 }

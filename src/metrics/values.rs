@@ -150,6 +150,16 @@ closed_set! {
     }
 }
 
+closed_set! {
+    /// `outcome` of `conductor_http_worker_token_fetches_total`: one OAuth2 token request of a credential profile.
+    pub enum TokenOutcome {
+        /// A token was granted.
+        Fetched => "fetched",
+        /// The endpoint refused, failed or could not be reached.
+        Failed => "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,15 @@
 //! IO: enforces the outbound policy on every target request, at two points.
 //! - [`Outbound::admit`], before every request and every redirect hop, with the URL's port: IP literals are
-//!   decided at once; a host name whose port is one of the worker's own listeners, or any host name when requests
-//!   go through a proxy, is resolved here and decided on each address (through a proxy every address must pass:
-//!   the proxy picks one).
+//!   decided at once; a host name whose port is one of the worker's own listeners, or any host name when the
+//!   request goes through a proxy (`http.proxy`, or a credential profile's), is resolved here and decided on each
+//!   address (through a proxy every address must pass: the proxy picks one).
 //! - [`OutboundResolver`], the HTTP client's resolver for direct connections: it returns only the addresses the
 //!   policy allows, so the decision applies to the address actually connected to. For names `admit` resolved (an
 //!   own port) it returns the addresses `admit` decided on, so a DNS answer that changes in between cannot point
 //!   the connection at a listener of this worker.
 //!
-//! The proxy's own name is resolved without the policy: it is the operator's, not a task's.
+//! A client's proxy name is resolved without the policy (it is the operator's, not a task's): each client has its
+//! own resolver, which knows that client's proxy and no other.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -26,22 +27,19 @@ const PIN_FOR: Duration = Duration::from_secs(60);
 /// Names pinned at once, at most (old ones are dropped first).
 const MAX_PINS: usize = 1024;
 
-/// The policy with what it needs at run time: this host's addresses, the worker's own ports, the proxy.
+/// The policy with what it needs at run time: this host's addresses and the worker's own ports.
 #[derive(Debug)]
 pub struct Outbound {
     rules: TargetPolicy,
     local: LocalAddresses,
     own_ports: RwLock<Vec<u16>>,
-    /// The proxy's host name, when requests go through one.
-    proxy_host: Option<String>,
     pins: Mutex<HashMap<String, (Instant, Vec<IpAddr>)>>,
 }
 
 impl Outbound {
-    /// Enforces `rules`; `proxy` is the proxy URL requests go through, if any.
-    pub fn new(rules: TargetPolicy, local: LocalAddresses, proxy: Option<&Url>) -> Self {
-        let proxy_host = proxy.and_then(Url::host_str).map(str::to_ascii_lowercase);
-        Self { rules, local, own_ports: RwLock::default(), proxy_host, pins: Mutex::default() }
+    /// Enforces `rules`.
+    pub fn new(rules: TargetPolicy, local: LocalAddresses) -> Self {
+        Self { rules, local, own_ports: RwLock::default(), pins: Mutex::default() }
     }
 
     /// The ports the worker listens on (known once its listeners are bound).
@@ -59,8 +57,9 @@ impl Outbound {
         self.own_ports.read().unwrap_or_else(PoisonError::into_inner).contains(&port)
     }
 
-    /// Whether a request to `url` may be sent (see the module docs for what is resolved here).
-    pub async fn admit(&self, url: &Url) -> Result<(), Blocked> {
+    /// Whether a request to `url` may be sent, directly or (`proxied`) through a proxy (see the module docs for
+    /// what is resolved here).
+    pub async fn admit(&self, url: &Url, proxied: bool) -> Result<(), Blocked> {
         let port = url.port_or_known_default();
         let name = match url.host() {
             None => return Err(Blocked("the URL has no host".into())),
@@ -70,7 +69,6 @@ impl Outbound {
         };
         self.rules.check_name(&name)?;
         let own_port = port.is_some_and(|port| self.is_own_port(port));
-        let proxied = self.proxy_host.is_some();
         if !own_port && !proxied {
             return Ok(()); // the resolver decides on the addresses it connects to
         }
@@ -120,13 +118,17 @@ impl Outbound {
         pins.get(name).filter(|(at, _)| at.elapsed() < PIN_FOR).map(|(_, addresses)| addresses.clone())
     }
 
-    /// The addresses a direct connection to `name` may use.
-    async fn resolve(&self, name: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    /// The addresses a connection to `name` may use; `proxy_host` is the name of the client's proxy, if any.
+    async fn resolve(
+        &self,
+        name: &str,
+        proxy_host: Option<&str>,
+    ) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
         if let Some(pinned) = self.pinned(name) {
             return Ok(pinned.into_iter().map(|ip| SocketAddr::new(ip, 0)).collect());
         }
         let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name, 0)).await?.collect();
-        if self.proxy_host.as_deref() == Some(name) {
+        if proxy_host == Some(name) {
             return Ok(resolved);
         }
         let mut refusal = None;
@@ -147,16 +149,28 @@ impl Outbound {
     }
 }
 
-/// The HTTP client's resolver: only addresses the policy allows (see the module docs).
+/// An HTTP client's resolver: only addresses the policy allows, except for the client's own proxy (see the module
+/// docs).
 #[derive(Debug, Clone)]
-pub struct OutboundResolver(pub Arc<Outbound>);
+pub struct OutboundResolver {
+    outbound: Arc<Outbound>,
+    proxy_host: Option<Arc<str>>,
+}
+
+impl OutboundResolver {
+    /// The resolver of a client that connects directly (`proxy` absent) or through `proxy`.
+    pub fn new(outbound: Arc<Outbound>, proxy: Option<&Url>) -> Self {
+        let proxy_host = proxy.and_then(Url::host_str).map(|h| h.trim_end_matches('.').to_ascii_lowercase().into());
+        Self { outbound, proxy_host }
+    }
+}
 
 impl reqwest::dns::Resolve for OutboundResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let outbound = self.0.clone();
+        let (outbound, proxy_host) = (self.outbound.clone(), self.proxy_host.clone());
         Box::pin(async move {
             let name = name.as_str().trim_end_matches('.').to_ascii_lowercase();
-            let addrs = outbound.resolve(&name).await?;
+            let addrs = outbound.resolve(&name, proxy_host.as_deref()).await?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
@@ -168,22 +182,25 @@ mod tests {
     use crate::outbound::Cidr;
     use reqwest::dns::Resolve;
 
-    fn outbound(allow_loopback: bool, proxy: Option<&str>) -> Outbound {
+    fn outbound(allow_loopback: bool) -> Outbound {
         let mut rules = TargetPolicy::default_deny_metadata();
         rules.allow_loopback = allow_loopback;
-        let proxy = proxy.map(|p| Url::parse(p).unwrap());
-        let outbound = Outbound::new(rules, LocalAddresses::fixed(vec![]), proxy.as_ref());
+        let outbound = Outbound::new(rules, LocalAddresses::fixed(vec![]));
         outbound.set_own_ports(vec![9192]);
         outbound
     }
 
     async fn admit(outbound: &Outbound, url: &str) -> Result<(), Blocked> {
-        outbound.admit(&Url::parse(url).unwrap()).await
+        outbound.admit(&Url::parse(url).unwrap(), false).await
+    }
+
+    async fn admit_proxied(outbound: &Outbound, url: &str) -> Result<(), Blocked> {
+        outbound.admit(&Url::parse(url).unwrap(), true).await
     }
 
     #[tokio::test]
     async fn own_listeners_are_refused_by_address_and_by_name() {
-        let outbound = outbound(true, None);
+        let outbound = outbound(true);
         for url in [
             "http://127.0.0.1:9192/task-types/HTTP_POLL/pause",
             "http://localhost:9192/",
@@ -208,17 +225,17 @@ mod tests {
         let mut rules = TargetPolicy::default_deny_metadata();
         rules.deny_cidrs.push(Cidr::parse("::1/128").unwrap());
         rules.allow_loopback = true;
-        let outbound = Arc::new(Outbound::new(rules, LocalAddresses::fixed(vec![]), None));
+        let outbound = Arc::new(Outbound::new(rules, LocalAddresses::fixed(vec![])));
         outbound.set_own_ports(vec![9192]);
         // Pinned by admit: what the resolver hands out for the name, whatever DNS says later.
         outbound.pin("rebinding.example".into(), vec!["192.0.2.7".parse().unwrap()]);
-        let resolver = OutboundResolver(outbound.clone());
+        let resolver = OutboundResolver::new(outbound.clone(), None);
         let addrs: Vec<_> = resolver.resolve("rebinding.example".parse().unwrap()).await.unwrap().collect();
         assert_eq!(addrs, vec!["192.0.2.7:0".parse::<SocketAddr>().unwrap()]);
         let addrs: Vec<_> = resolver.resolve("localhost".parse().unwrap()).await.unwrap().collect();
         assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_ipv4()), "::1 is denied: {addrs:?}");
 
-        let default = OutboundResolver(Arc::new(outbound_default()));
+        let default = OutboundResolver::new(Arc::new(self::outbound(false)), None);
         let error = match default.resolve("localhost".parse().unwrap()).await {
             Ok(addrs) => panic!("localhost resolved to {:?}", addrs.collect::<Vec<_>>()),
             Err(error) => error,
@@ -226,23 +243,18 @@ mod tests {
         assert!(super::super::find_blocked(error.as_ref()).is_some_and(|b| b.0.contains("allow_loopback")), "{error}");
     }
 
-    fn outbound_default() -> Outbound {
-        outbound(false, None)
-    }
-
     #[tokio::test]
     async fn through_a_proxy_every_address_of_the_target_is_checked_first() {
-        let outbound = outbound(false, Some("http://proxy.internal:3128"));
-        let refusal = admit(&outbound, "http://169.254.169.254/latest/meta-data").await.unwrap_err();
+        let outbound = outbound(false);
+        let refusal = admit_proxied(&outbound, "http://169.254.169.254/latest/meta-data").await.unwrap_err();
         assert!(refusal.0.contains("denied range"), "{refusal}");
-        let refusal = admit(&outbound, "http://localhost/").await.unwrap_err();
+        let refusal = admit_proxied(&outbound, "http://localhost/").await.unwrap_err();
         assert!(refusal.0.contains("belongs to this host"), "resolved here, refused before the proxy: {refusal}");
-        assert!(admit(&outbound, "http://only-the-proxy-resolves.invalid/").await.is_ok(), "decided by name");
+        assert!(admit_proxied(&outbound, "http://only-the-proxy-resolves.invalid/").await.is_ok(), "decided by name");
         let mut rules = TargetPolicy::default_deny_metadata();
         rules.allow_hosts.push(crate::outbound::HostPattern::parse("allowed.example").unwrap());
-        let proxy = Url::parse("http://proxy.internal:3128").unwrap();
-        let strict = Outbound::new(rules, LocalAddresses::fixed(vec![]), Some(&proxy));
-        let refusal = admit(&strict, "http://elsewhere.invalid/").await.unwrap_err();
+        let strict = Outbound::new(rules, LocalAddresses::fixed(vec![]));
+        let refusal = admit_proxied(&strict, "http://elsewhere.invalid/").await.unwrap_err();
         assert!(refusal.0.contains("not in the allow lists"), "{refusal}");
     }
 }

@@ -18,9 +18,13 @@
 //!
 //! IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-compatible (`::a.b.c.d`) IPv6 addresses count as their IPv4 address.
 
+pub mod clients;
 pub mod guard;
 pub mod host_limits;
 pub mod local;
+mod pattern;
+
+pub use pattern::{HostPattern, TargetPattern, most_specific};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -83,41 +87,6 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) if v6.is_unspecified() || v6.is_loopback() => ip,
         IpAddr::V6(v6) => v6.to_ipv4_mapped().or_else(|| v6.to_ipv4()).map_or(ip, IpAddr::V4),
         v4 => v4,
-    }
-}
-
-/// A host name pattern: `api.example.com`, `*.example.com` (any subdomain) or `*` (any name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostPattern(String);
-
-impl HostPattern {
-    /// Parses a pattern (lower-cased).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let raw = text.trim();
-        if raw.ends_with("*.") {
-            return Err(format!("{text:?} is not a host name pattern (name, *.domain or *)"));
-        }
-        let pattern = raw.trim_end_matches('.').to_ascii_lowercase();
-        let body = pattern.strip_prefix("*.").unwrap_or(&pattern);
-        let valid = pattern == "*"
-            || (!body.is_empty() && body.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
-        if valid {
-            Ok(Self(pattern))
-        } else {
-            Err(format!("{text:?} is not a host name pattern (name, *.domain or *)"))
-        }
-    }
-
-    /// Whether `host` (a name, lower case) matches.
-    pub fn matches(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.');
-        match self.0.strip_prefix("*.") {
-            _ if self.0 == "*" => true,
-            Some(domain) => {
-                host.len() > domain.len() && host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.')
-            }
-            None => host == self.0,
-        }
     }
 }
 
@@ -192,7 +161,7 @@ impl TargetPolicy {
     /// The name's own rule (a deny pattern), which needs no address.
     pub fn check_name(&self, name: &str) -> Result<(), Blocked> {
         match self.deny_hosts.iter().find(|p| p.matches(name)) {
-            Some(pattern) => Err(Blocked(format!("host {name} matches denied pattern {}", pattern.0))),
+            Some(pattern) => Err(Blocked(format!("host {name} matches denied pattern {}", pattern.as_str()))),
             None => Ok(()),
         }
     }

@@ -72,7 +72,29 @@ pub(super) fn parse_request(fields: &mut Fields<'_>, defaults: &SpecDefaults) ->
         }
     });
     let headers = shrunk(headers);
-    Some(RequestSpec { method: method?, url: url?, headers, body, timeout, open_ended, retries, accepted })
+    let credentials = parse_credentials(fields);
+    Some(RequestSpec { method: method?, url: url?, headers, body, timeout, open_ended, retries, accepted, credentials })
+}
+
+/// `credentials`: a profile name (whether it exists and covers the host is decided when the request is sent).
+fn parse_credentials(fields: &mut Fields<'_>) -> Option<Box<str>> {
+    match fields.get("credentials")? {
+        Value::String(name)
+            if (1..=64).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) =>
+        {
+            Some(name.as_str().into())
+        }
+        Value::String(_) => {
+            fields.problem("credentials", "must be a profile name: 1 to 64 letters, digits, '_', '-' or '.'");
+            None
+        }
+        other => {
+            let message = format!("must be the name of a credentials profile, got {}", json_type(other));
+            fields.problem("credentials", message);
+            None
+        }
+    }
 }
 
 /// The same headers, in the same order, in a map of their size: a `HeaderMap` makes room for 6 entries on its first
