@@ -9,6 +9,7 @@ use conductor_http_worker::app::{self, RunEnd};
 use conductor_http_worker::cli::{Cli, Command};
 use conductor_http_worker::condition::process::child;
 use conductor_http_worker::config::{self, LoadInputs, Loaded};
+use conductor_http_worker::http_poll::invoker::build_invoker;
 use conductor_http_worker::{eval, logging, shutdown};
 
 fn main() -> ExitCode {
@@ -40,8 +41,19 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::CheckConfig) => {
-            print_effective(&loaded);
-            ExitCode::SUCCESS
+            // Reads what the configuration names (secret files, certificates), as the daemon does at start.
+            let metrics = conductor_http_worker::metrics::CredentialMetrics::detached();
+            let built = runtime.block_on(async { build_invoker(&loaded.config, Vec::new(), metrics).map(drop) });
+            match built {
+                Ok(()) => {
+                    print_effective(&loaded);
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("invalid configuration: {error:#}");
+                    ExitCode::from(eval::EXIT_USAGE as u8)
+                }
+            }
         }
         Some(Command::Eval(args)) => {
             let code = runtime.block_on(eval::run(&args, &loaded.config, &mut std::io::stdout()));
