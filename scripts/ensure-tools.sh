@@ -47,7 +47,8 @@ helm_k8s_minor=37
 tools=${CHW_TOOLS_DIR:-$repo/target/tools}
 helm_bin=$tools/bin/helm
 if [ ! -x "$helm_bin" ] || [ "$("$helm_bin" version --template '{{.Version}}' 2>/dev/null)" != "$helm_version" ]; then
-  if ! command -v go >/dev/null; then
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  if [ ! -x "$go" ]; then
     echo "[ensure-tools] helm is built from source and needs Go (>= 1.26): install it (https://go.dev/doc/install) and run again" >&2
     exit 2
   fi
@@ -56,7 +57,7 @@ if [ ! -x "$helm_bin" ] || [ "$("$helm_bin" version --template '{{.Version}}' 2>
   # GOTOOLCHAIN=local: never fetch another Go toolchain; -modcacherw: the module cache stays deletable.
   env GOTOOLCHAIN=local GOFLAGS=-modcacherw CGO_ENABLED=0 \
       GOPATH="$tools/go" GOMODCACHE="$tools/go/pkg/mod" GOCACHE="$tools/go/cache" GOBIN="$tools/bin" \
-    go install -trimpath -ldflags "-s -w \
+    "$go" install -trimpath -ldflags "-s -w \
       -X helm.sh/helm/v3/internal/version.version=$helm_version \
       -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
       -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$helm_k8s_minor \
