@@ -261,14 +261,23 @@ chart_refusals() {
 step "chart refuses contradictory values (${#refusals[@]} cases)" chart_refusals
 
 # The worker's own verdict on every rendered worker.toml + env ConfigMap. A worker build that predates the
-# [targets] profiles rejects exactly those keys: that rendering is then skipped with a note, not failed.
+# [targets] profiles names exactly those keys as unknown: the rest of that worker.toml is then checked without the
+# [targets.*] tables (the chart writes them last), with a note.
 if [ -n "$worker_bin" ] && [ "$worker_bin" != none ]; then
   chart_check_config() {
-    local combo=$1 env_args=() line out rc
-    helm_checks worker-config "$tmp/helm/$combo" "$tmp/$combo.toml" "$tmp/$combo.env" || return 1
+    local combo=$1 toml="$tmp/$1.toml" env_args=() line out rc problems
+    helm_checks worker-config "$tmp/helm/$combo" "$toml" "$tmp/$combo.env" || return 1
     while IFS= read -r line; do env_args+=("$line"); done <"$tmp/$combo.env"
-    out=$(env -i PATH="$PATH" "${env_args[@]}" "$worker_bin" check-config --config "$tmp/$combo.toml" 2>&1)
+    out=$(env -i PATH="$PATH" "${env_args[@]}" "$worker_bin" check-config --config "$toml" 2>&1)
     rc=$?
+    problems=$(grep '^  - ' <<<"$out" || true)
+    if [ $rc -ne 0 ] && [ -n "$problems" ] && ! grep -qv 'unknown key `targets\.' <<<"$problems"; then
+      echo "NOTE: $worker_bin does not know the [targets] profiles yet ($(wc -l <<<"$problems") targets.* keys); checking the rest without them"
+      awk '/^\[/ { skip = /^\[targets[.\]]/ } !skip' "$toml" >"$tmp/$combo.no-targets.toml"
+      toml="$tmp/$combo.no-targets.toml"
+      out=$(env -i PATH="$PATH" "${env_args[@]}" "$worker_bin" check-config --config "$toml" 2>&1)
+      rc=$?
+    fi
     if [ $rc -eq 0 ]; then
       echo "$worker_bin check-config: the $combo rendering's worker.toml + env accepted"
       grep -i 'warn' <<<"$out" || true
@@ -278,18 +287,7 @@ if [ -n "$worker_bin" ] && [ "$worker_bin" != none ]; then
     return $rc
   }
   for combo in "${combos[@]}"; do
-    [ -d "$tmp/helm/$combo" ] || continue
-    if ! helm_checks worker-config "$tmp/helm/$combo" "$tmp/$combo.toml" "$tmp/$combo.env" >/dev/null; then
-      step "worker check-config on the chart ($combo)" false
-      continue
-    fi
-    probe=$(env -i PATH="$PATH" "$worker_bin" check-config --config "$tmp/$combo.toml" 2>&1 | grep -i 'unknown key' || true)
-    if [ -n "$probe" ] && ! grep -qv 'unknown key `targets\.' <<<"$probe"; then
-      skip "worker check-config on the chart ($combo)" \
-        "this worker build does not know the [targets] profiles yet (it names only targets.* keys as unknown)"
-    else
-      step "worker check-config on the chart ($combo)" chart_check_config "$combo"
-    fi
+    step "worker check-config on the chart ($combo)" chart_check_config "$combo"
   done
 else
   skip "worker check-config on the chart renderings" "no conductor-http-worker binary (build it, or pass --worker-bin PATH)"
