@@ -39,7 +39,13 @@ pub enum Command {
     /// Run the worker (the default).
     Run,
     /// Validate the configuration and print every effective value with its source; exit 64 listing every problem.
-    CheckConfig,
+    /// The files it names (credential secrets, certificates) are read too, as at start-up.
+    CheckConfig {
+        /// Check the configuration alone, without reading the files it names (to check a rendering on a machine
+        /// that lacks the pod's Secret mounts).
+        #[arg(long)]
+        skip_files: bool,
+    },
     /// Evaluate a terminationCondition against a response, printing the `$` it sees and the result.
     Eval(EvalArgs),
 }

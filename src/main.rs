@@ -40,10 +40,13 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::CheckConfig) => {
+        Some(Command::CheckConfig { skip_files }) => {
             // Reads what the configuration names (secret files, certificates), as the daemon does at start.
             let metrics = conductor_http_worker::metrics::CredentialMetrics::detached();
-            let built = runtime.block_on(async { build_invoker(&loaded.config, Vec::new(), metrics).map(drop) });
+            let built = match skip_files {
+                true => Ok(()),
+                false => runtime.block_on(async { build_invoker(&loaded.config, Vec::new(), metrics).map(drop) }),
+            };
             match built {
                 Ok(()) => {
                     print_effective(&loaded);

@@ -226,6 +226,9 @@ def cmd_worker_env(render_dir: str, out_toml: str, out_env: str) -> int:
     for e in deps[0]["spec"]["template"]["spec"]["containers"][0].get("env", []):
         if "value" in e and e["name"] != "CONDUCTOR_HTTP_WORKER_CONFIG":
             env[e["name"]] = e["value"]
+        elif "valueFrom" in e:
+            # Set in the pod from a Secret or a field: a placeholder here, so the variable counts as set.
+            env[e["name"]] = "placeholder-from-" + next(iter(e["valueFrom"]))
     Path(out_toml).write_text(text)
     Path(out_env).write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     return 0

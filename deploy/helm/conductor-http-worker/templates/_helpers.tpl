@@ -230,6 +230,9 @@ Checks across values, run by every template that depends on them (Helm stops at 
 {{- if and $secret.name $secret.data }}
 {{- fail (printf "targets.%s.secret: set name (an existing Secret) or data (the chart creates one), not both" $name) }}
 {{- end }}
+{{- if and $profile.basic $profile.oauth2 }}
+{{- fail (printf "targets.%s: basic and oauth2 both set Authorization; use one (the worker refuses both)" $name) }}
+{{- end }}
 {{- $ctx := include "chw.targetCtx" (dict "root" $ "name" $name) | fromJson }}
 {{- $_ := include "chw.toml.table" (dict "path" (list "targets" $name) "table" (omit $profile "secret") "ctx" $ctx) }}
 {{- range $ctx.envs }}
