@@ -190,11 +190,6 @@ impl OAuth2 {
         }
     }
 
-    /// The secrets a token response or error could echo, for redaction.
-    pub fn client_secret(&self) -> Arc<str> {
-        self.client_secret.value()
-    }
-
     async fn fetch(&self) -> Result<Grant, String> {
         let (client_id, client_secret) = (self.client_id.value(), self.client_secret.value());
         let (form, authorization) = token_request(&self.spec, &client_id, &client_secret);
@@ -214,11 +209,14 @@ impl OAuth2 {
         let endpoint = &self.spec.token_url;
         let unreachable =
             |e: reqwest::Error| format!("the token endpoint {endpoint} could not be reached: {}", e.without_url());
-        let response = request.send().await.map_err(unreachable)?;
+        let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(unreachable)?;
-        if body.len() > MAX_RESPONSE_BYTES {
-            return Err(format!("the token endpoint's answer is larger than {MAX_RESPONSE_BYTES} bytes"));
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(format!("the token endpoint's answer is larger than {MAX_RESPONSE_BYTES} bytes"));
+            }
+            body.extend_from_slice(&chunk);
         }
         read_token_response(status, &body).map_err(|reason| redact(reason, &[&client_id, &client_secret]))
     }

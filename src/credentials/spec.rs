@@ -8,8 +8,6 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use url::Url;
-
 use crate::outbound::TargetPattern;
 use crate::redact::SecretUrl;
 
@@ -191,9 +189,4 @@ impl ProfileSpec {
         }
         lines
     }
-}
-
-/// The proxy URL of a spec, for the client builder.
-pub fn proxy_url(proxy: &Option<SecretUrl>) -> Option<&Url> {
-    proxy.as_ref().map(|p| &p.0)
 }
