@@ -10,6 +10,7 @@ mod bad_input;
 mod bounds;
 mod cancellation;
 mod compression;
+mod credentials;
 mod drop_in;
 mod failures;
 mod isolation;
