@@ -165,3 +165,37 @@ basic = { username = "svc", password_env = "IT_LEGACY_PASSWORD" }
     let tasks = [&basic, &stolen, &redirected, &direct, &uncovered, &unknown];
     fixture.assert_no_secret(&["pa55-w0rd-it", expected], &tasks).await;
 }
+
+/// `eval --fetch` sends the request the way the daemon does: with the profile's credentials.
+#[tokio::test]
+async fn eval_fetch_uses_the_profiles() {
+    let expected = "Basic c3ZjOnBhNTUtdzByZC1pdA=="; // svc:pa55-w0rd-it
+    let target = serve(Router::new().route(
+        "/status",
+        get(move |headers: HeaderMap| async move {
+            let authorized = headers.get(header::AUTHORIZATION).is_some_and(|v| v == expected);
+            let state = if authorized { "DONE" } else { "UNAUTHORIZED" };
+            axum::Json(json!({"state": state}))
+        }),
+    ))
+    .await;
+    let dir = temp_dir();
+    let config = dir.path().join("worker.toml");
+    let profile =
+        "[targets.legacy]\nhosts = [\"localhost\"]\nbasic = { username = \"svc\", password_env = \"IT_PW\" }\n";
+    std::fs::write(&config, format!("[security]\nallow_loopback = true\n\n{profile}")).unwrap();
+    let input = dir.path().join("input.json");
+    let uri = target.replace("127.0.0.1", "localhost") + "/status";
+    let task = json!({"http_request": {"uri": uri, "method": "GET", "terminationCondition": "$.output.response.body.state == 'DONE'"}});
+    std::fs::write(&input, task.to_string()).unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_conductor-http-worker"))
+        .args(["--config", config.to_str().unwrap(), "eval", "--fetch", "--input", input.to_str().unwrap()])
+        .env("IT_PW", "pa55-w0rd-it")
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("\"DONE\""), "the request carried the profile's Basic credentials: {printed}");
+    assert!(!printed.contains("pa55-w0rd-it") && !printed.contains(expected), "{printed}");
+}
