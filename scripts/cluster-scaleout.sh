@@ -2,6 +2,9 @@
 # Scale-out benchmark on the two-node PostgreSQL cluster (scripts/cluster.sh): workflows/s completed with 1, 2 and 3
 # worker replicas on the same workload, with a CPU profile per process group and PostgreSQL's activity, to name the
 # bottleneck. Results go to stdout and to target/cluster-bench/results-<time>.md (BENCHMARKS.md quotes them).
+# The replicas and the example API of each round are the fleet example's (examples/cluster_fleet.rs, the harness
+# the cluster tests use): one fleet of N replicas per round, started in the cluster's dir and stopped (SIGTERM)
+# after the round. A short run: --workflows 30 --replicas "1 2".
 #
 #   scripts/cluster-scaleout.sh [--version V] [--workflows N] [--replicas "1 2 3"] [--concurrency C] [--release]
 #                               [--job-ms MS] [--interval SECS]
@@ -12,8 +15,8 @@
 # this round are resumed (the others are stopped) and the time until the last workflow ends is measured:
 # throughput = N / (last endTime - resume time). Starting is timed separately (it is server work only).
 # During the drain the script samples CPU seconds per process group (/proc/PID/stat, grouped by the working
-# directory scripts/cluster.sh gives each process), whole-machine CPU (/proc/stat), and pg_stat_activity once a
-# second.
+# directory in the cluster's dir: nodeK, pg, replica-I, and api for the fleet process, which serves the example
+# API), whole-machine CPU (/proc/stat), and pg_stat_activity once a second.
 #
 # --concurrency caps the tasks each replica holds per task type (CONDUCTOR_WORKER_ALL_CONCURRENCY; default 100).
 # The benchmark uses its own cluster state dir (target/cluster-bench) and tears its cluster down at the end. Run it
@@ -41,16 +44,23 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
-max_replicas=$(echo "$replica_counts" | tr ' ' '\n' | sort -n | tail -n 1)
-
 export CLUSTER_STATE=$repo/target/cluster-bench
-cluster() { scripts/cluster.sh "$@"; }
-trap 'cluster down' EXIT
+fleet_pid=""
+stop_fleet() {
+  if [ -n "$fleet_pid" ]; then
+    kill -TERM "$fleet_pid" 2>/dev/null || true
+    wait "$fleet_pid" || echo "the fleet exited with $? (a replica did not exit 0 on SIGTERM)" >&2
+    fleet_pid=""
+  fi
+}
+trap 'stop_fleet; scripts/cluster.sh down' EXIT
 
-up_args=(--version "$version" --replicas "$max_replicas" --api-delay-ms "$job_ms")
-if [ -n "$concurrency" ]; then up_args+=(--concurrency "$concurrency"); fi
-if [ "$release" = 1 ]; then up_args+=(--release); fi
-cluster up "${up_args[@]}"
+profile=()
+if [ "$release" = 1 ]; then profile=(--release); fi
+cargo build --locked "${profile[@]}" --bin conductor-http-worker --example cluster_fleet
+fleet_bin=$repo/target/$([ "$release" = 1 ] && echo release || echo debug)/examples/cluster_fleet
+scripts/cluster.sh up --version "$version"
+data=$(sed -n 's/^CLUSTER_DATA=//p' "$CLUSTER_STATE/cluster.env")
 
 results=$CLUSTER_STATE/results-$(date -u +%Y%m%dT%H%M%SZ).md
 {
@@ -61,24 +71,32 @@ results=$CLUSTER_STATE/results-$(date -u +%Y%m%dT%H%M%SZ).md
 } >"$results"
 
 for n in $replica_counts; do
-  # Exactly n replicas running (1..n), every task type paused on them.
-  for i in $(seq 1 "$max_replicas"); do
-    if [ "$i" -le "$n" ]; then cluster replica start "$i" >/dev/null; else cluster replica stop "$i" >/dev/null || true; fi
+  # Exactly n replicas (1..n) and the example API; the driver pauses every task type on them first.
+  fleet_args=(--cluster-env "$CLUSTER_STATE/cluster.env" --replicas "$n" --api-delay-ms "$job_ms"
+    --out "$CLUSTER_STATE/fleet.env")
+  if [ -n "$concurrency" ]; then fleet_args+=(--concurrency "$concurrency"); fi
+  rm -f "$CLUSTER_STATE/fleet.env"
+  mkdir -p "$data/api"
+  (cd "$data/api" && exec "$fleet_bin" "${fleet_args[@]}") &
+  fleet_pid=$!
+  until [ -s "$CLUSTER_STATE/fleet.env" ]; do
+    kill -0 "$fleet_pid" 2>/dev/null || { fleet_pid=""; echo "the fleet did not start" >&2; exit 1; }
+    sleep 0.2
   done
-  python3 - "$CLUSTER_STATE/cluster.env" "$n" "$workflows" "$interval" "$results" <<'PY'
+  python3 - "$CLUSTER_STATE/cluster.env" "$CLUSTER_STATE/fleet.env" "$n" "$workflows" "$interval" "$results" <<'PY'
 import json, os, subprocess, sys, threading, time, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-env_path, n, count, interval, results = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
-env = dict(l.strip().split("=", 1) for l in open(env_path) if "=" in l)
+env_paths, n, count, interval, results = sys.argv[1:3], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+env = dict(l.strip().split("=", 1) for path in env_paths for l in open(path) if "=" in l)
 nodes = [env["NODE1_URL"], env["NODE2_URL"]]
 data, api = env["CLUSTER_DATA"], env["API_URL"]
 controls = [env[f"WORKER_CONTROL_{i}"] for i in range(1, n + 1)]
 task_types = env["TASK_TYPES"].split(",")
 
-def call(method, url, body=None, timeout=60):
+def call(method, url, body=None, timeout=60, headers={}):
     req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **headers})
     with urllib.request.urlopen(req, timeout=timeout) as r:
         text = r.read().decode()
         return json.loads(text) if text[:1] in "[{" else text
@@ -86,15 +104,16 @@ def call(method, url, body=None, timeout=60):
 def set_paused(paused):
     for c in controls:
         for t in task_types:
-            call("POST", f"{c}/task-types/{t}/{'pause' if paused else 'resume'}")
+            call("POST", f"{c}/task-types/{t}/{'pause' if paused else 'resume'}",
+                 headers={"Authorization": f"Bearer {env['CONTROL_TOKEN']}"})
 
-# CPU seconds per process group, grouped by working directory (scripts/cluster.sh starts every process in its dir).
+# CPU seconds per process group, grouped by working directory (every process of the cluster runs in its dir).
 tick = os.sysconf("SC_CLK_TCK")
 def group_of(cwd):
     if not cwd.startswith(data + "/"):
         return None
     part = cwd[len(data) + 1:].split("/")[0]
-    return {"node1": "node 1 (java)", "node2": "node 2 (java)", "pg": "PostgreSQL", "api": "example API"}.get(
+    return {"node1": "node 1 (java)", "node2": "node 2 (java)", "pg": "PostgreSQL", "api": "example API (fleet)"}.get(
         part, part.replace("replica-", "replica "))
 def cpu_by_group():
     out = {}
@@ -198,6 +217,7 @@ print(f"{n} replica(s): {statuses}; {count / drain:.1f} workflows/s (drain {drai
 if statuses.get("COMPLETED", 0) != count:
     sys.exit(f"not every workflow completed: {statuses}")
 PY
+  stop_fleet
 done
 echo
 cat "$results"

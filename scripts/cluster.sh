@@ -1,31 +1,22 @@
 #!/usr/bin/env bash
-# A production-shaped Conductor cluster on one machine, for the cluster tests (tests/cluster) and the scale-out
-# benchmark: PostgreSQL on loopback (data in a temp dir) as conductor-oss's database, queue, index and execution
-# lock; two conductor-server nodes sharing it on different ports; N worker replicas spread over the two nodes;
-# optionally the example API. conductor-server 3.21.x cannot use PostgreSQL as its execution lock (see
-# node_db_args): their nodes share a Redis lock instead, which this script starts too (apt-get install redis-server
-# when missing).
+# The infrastructure of a production-shaped Conductor cluster on one machine, for the cluster tests (tests/cluster)
+# and the scale-out benchmark: PostgreSQL on loopback (data in a temp dir) as conductor-oss's database, queue, index
+# and execution lock, and two conductor-server nodes sharing it on different ports. conductor-server 3.21.x cannot
+# use PostgreSQL as its execution lock (see node_db_args): their nodes share a Redis lock instead, which this script
+# starts too (apt-get install redis-server when missing). The worker replicas and the example API are not this
+# script's: the cluster tests start them through the Rust harness (tests/common/fleet.rs), the benchmark through
+# the fleet example (examples/cluster_fleet.rs), each in DATA/replica-I (logs in DATA/replica-I/worker.log).
 #
-#   scripts/cluster.sh up [--version V] [--replicas N] [--concurrency C] [--task-types A,B] [--release]
-#                         [--no-api] [--api-delay-ms MS] [--no-build]
+#   scripts/cluster.sh up [--version V]
 #   scripts/cluster.sh status             every component, its pid and health; exit 1 if anything is down
 #   scripts/cluster.sh down               stops everything, removes the temp dir, checks nothing is left running
-#   scripts/cluster.sh heal               starts whatever of an existing cluster is not running (tests start clean)
-#   scripts/cluster.sh replica start|stop|kill I    stop = SIGTERM, waits, prints and returns the exit code;
-#                                                   kill = SIGKILL
-#   scripts/cluster.sh node start|stop K            K = 1 or 2; a restarted node keeps its port
+#   scripts/cluster.sh heal               starts whatever of an existing cluster is not running (tests start healed)
+#   scripts/cluster.sh node start|stop K  K = 1 or 2; a restarted node keeps its port
 #
-# Replica I (1-based) talks to node ((I+1) % 2) + 1: odd replicas to node 1, even ones to node 2. Its worker id is
-# `replica-I.gG` (G counts its starts), its admin endpoints keep their port across restarts, its log is appended to
-# DATA/replica-I/worker.log. By default replicas serve three task types: cluster_invoke and cluster_poll (hold
-# between polls, the default) and cluster_poll_park (park_threshold_secs = 0: every wait is parked on the server,
-# so any replica continues the task).
-#
-# Everything the tests need is written to target/cluster/cluster.env (override with CLUSTER_STATE=DIR):
-# CLUSTER_VERSION, CLUSTER_DATA, PG_PORT, NODEK_URL, NODEK_PID, NODEK_DIR, REPLICAS, TASK_TYPES,
-# TASKDEF_RESPONSE_TIMEOUT_SECS, TASKDEF_RETRY_COUNT, WORKER_ADMIN_I, WORKER_CONTROL_I, WORKER_ID_I, WORKER_NODE_I,
-# WORKER_PID_I, WORKER_LOG_I, API_URL, API_PID. It is rewritten after every change (pids change on restarts).
-# `up` registers one TaskDef per task type (see register_task_defs).
+# What the tests need is written to target/cluster/cluster.env (override with CLUSTER_STATE=DIR): CLUSTER_VERSION,
+# CLUSTER_DATA (the temp dir: every process of the cluster, replicas included, runs in it, which is how `down`
+# finds anything left), PG_PORT, REDIS_PORT (3.21.x), NODEK_URL, NODEK_PID, NODEK_DIR. It is rewritten after every
+# change (pids change on restarts).
 #
 # Needs PostgreSQL server binaries (/usr/lib/postgresql/*/bin; installed with apt-get when missing and running as
 # root), Java 21+ and Maven (scripts/conductor-server.sh), python3, curl. PostgreSQL refuses to run as root: as root
@@ -36,7 +27,6 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 state_dir=${CLUSTER_STATE:-$repo/target/cluster}
 env_file=$state_dir/cluster.env
 server_sh=$repo/scripts/conductor-server.sh
-default_task_types=cluster_invoke,cluster_poll,cluster_poll_park
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -59,7 +49,7 @@ load() {
 }
 
 write_env() {
-  local tmp=$env_file.tmp i
+  local tmp=$env_file.tmp k
   {
     echo "CLUSTER_VERSION=$version"
     echo "CLUSTER_DATA=$data"
@@ -70,30 +60,9 @@ write_env() {
       echo "NODE${k}_PID=$(cat "$data/node$k/server.pid" 2>/dev/null || true)"
       echo "NODE${k}_DIR=$data/node$k"
     done
-    echo "REPLICAS=$replicas"
-    echo "TASK_TYPES=$task_types"
-    echo "TASKDEF_RESPONSE_TIMEOUT_SECS=$taskdef_response_timeout_secs"
-    echo "TASKDEF_RETRY_COUNT=$taskdef_retry_count"
-    for i in $(seq 1 "$replicas"); do
-      local dir=$data/replica-$i
-      echo "WORKER_ADMIN_$i=http://127.0.0.1:$(cat "$dir/admin.port")"
-      echo "WORKER_CONTROL_$i=http://127.0.0.1:$(cat "$dir/control.port")"
-      echo "WORKER_ID_$i=$(cat "$dir/worker.id" 2>/dev/null || true)"
-      echo "WORKER_NODE_$i=$(replica_node "$i")"
-      echo "WORKER_PID_$i=$(cat "$dir/worker.pid" 2>/dev/null || true)"
-      echo "WORKER_LOG_$i=$dir/worker.log"
-    done
-    if [ "$api" = 1 ]; then
-      echo "API_URL=http://127.0.0.1:$(cat "$data/api/api.port")"
-      echo "API_PID=$(cat "$data/api/api.pid" 2>/dev/null || true)"
-    fi
   } >"$tmp"
   mv "$tmp" "$env_file"
 }
-
-replica_node() { echo $((($1 + 1) % 2 + 1)); }
-
-bin_dir() { if [ "$release" = 1 ]; then echo "$repo/target/release"; else echo "$repo/target/debug"; fi; }
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------------------
 
@@ -223,185 +192,29 @@ node_stop() {
   log "node $k stopped"
 }
 
-# --- worker replicas ------------------------------------------------------------------------------------------------
-
-replica_start() {
-  local i=$1
-  local dir=$data/replica-$i
-  mkdir -p "$dir"
-  local pid
-  pid=$(cat "$dir/worker.pid" 2>/dev/null || true)
-  if alive "$pid"; then
-    log "replica $i already running (pid $pid)"
-    return 0
-  fi
-  [ -s "$dir/admin.port" ] || free_port >"$dir/admin.port"
-  [ -s "$dir/control.port" ] || free_port >"$dir/control.port"
-  local gen=$(($(cat "$dir/generation" 2>/dev/null || echo 0) + 1))
-  echo "$gen" >"$dir/generation"
-  echo "replica-$i.g$gen" >"$dir/worker.id"
-  local node
-  node=$(replica_node "$i")
-  local server_url
-  server_url="http://127.0.0.1:$(cat "$data/node$node/server.port")/api"
-  local bin
-  bin=$(bin_dir)/conductor-http-worker
-  [ -x "$bin" ] || die "$bin is missing (cargo build --workspace --bins${release:+ --release})"
-  rm -f "$dir/worker.pid" "$dir/exit.code"
-  local envs=(
-    "PATH=$PATH"
-    "CONDUCTOR_SERVER_URL=$server_url"
-    "CONDUCTOR_HTTP_WORKER_TASK_TYPES=$task_types"
-    "CONDUCTOR_HTTP_WORKER_ADMIN_ADDR=127.0.0.1:$(cat "$dir/admin.port")"
-    "CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR=127.0.0.1:$(cat "$dir/control.port")"
-    "CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN=cluster-control-token"
-    "CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK=true"
-    "CONDUCTOR_HTTP_WORKER_ADMIN_QUEUE_DEPTH_INTERVAL_SECS=5"
-    "CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS=20"
-    "CONDUCTOR_WORKER_ALL_WORKER_ID=replica-$i.g$gen"
-    "CONDUCTOR_WORKER_CLUSTER_POLL_PARK_PARK_THRESHOLD_SECS=0"
-    "RUST_LOG=${CLUSTER_RUST_LOG:-info}"
-  )
-  if [ -n "$concurrency" ]; then envs+=("CONDUCTOR_WORKER_ALL_CONCURRENCY=$concurrency"); fi
-  echo "=== start generation $gen ($(date -u +%FT%TZ)) against $server_url" >>"$dir/worker.log"
-  # The wrapper records the exit code (stop needs it: the worker is not our child once this script returns).
-  # env -i: the replica sees only the configuration above. setsid: a Ctrl-C in the caller's terminal must not
-  # reach the replicas; `down` stops them.
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  (cd "$dir" && exec env -i "${envs[@]}" setsid bash -c '
-      "$0" </dev/null >>worker.log 2>&1 &
-      echo $! >worker.pid
-      wait $!
-      echo $? >exit.code' "$bin" </dev/null >/dev/null 2>&1) &
-  local deadline=$((SECONDS + 10))
-  until [ -s "$dir/worker.pid" ]; do
-    [ $SECONDS -lt $deadline ] || die "replica $i did not start"
-    sleep 0.05
-  done
-  pid=$(cat "$dir/worker.pid")
-  local admin
-  admin="http://127.0.0.1:$(cat "$dir/admin.port")"
-  deadline=$((SECONDS + 60))
-  until curl -sf "$admin/readyz" >/dev/null 2>&1; do
-    if ! alive "$pid"; then
-      tail -n 20 "$dir/worker.log" >&2
-      die "replica $i exited during start-up (exit code $(cat "$dir/exit.code" 2>/dev/null || echo '?'))"
-    fi
-    [ $SECONDS -lt $deadline ] || die "replica $i not ready within 60 s: $(curl -s "$admin/readyz")"
-    sleep 0.1
-  done
-  log "replica $i: $(cat "$dir/worker.id") pid $pid, node $node, admin $admin"
-}
-
-# SIGTERM (graceful) or SIGKILL; waits for the exit and prints `exit code N`; returns N.
-replica_signal() {
-  local i=$1 signal=$2
-  local dir=$data/replica-$i
-  local pid
-  pid=$(cat "$dir/worker.pid" 2>/dev/null || true)
-  if ! alive "$pid"; then
-    log "replica $i is not running"
-    return 0
-  fi
-  kill "-$signal" "$pid"
-  local deadline=$((SECONDS + 60))
-  until [ -s "$dir/exit.code" ]; do
-    [ $SECONDS -lt $deadline ] || die "replica $i (pid $pid) did not exit within 60 s of SIG$signal"
-    sleep 0.05
-  done
-  local code
-  code=$(cat "$dir/exit.code")
-  log "replica $i (pid $pid) exited after SIG$signal with exit code $code"
-  echo "exit code $code"
-  rm -f "$dir/worker.pid"
-  return "$code"
-}
-
-# --- example API ----------------------------------------------------------------------------------------------------
-
-api_start() {
-  local dir=$data/api
-  mkdir -p "$dir"
-  if alive "$(cat "$dir/api.pid" 2>/dev/null || true)"; then return 0; fi
-  [ -s "$dir/api.port" ] || free_port >"$dir/api.port"
-  local bin
-  bin=$(bin_dir)/example-api
-  [ -x "$bin" ] || die "$bin is missing"
-  (cd "$dir" && exec setsid "$bin" --listen "127.0.0.1:$(cat "$dir/api.port")" --delay-ms "$api_delay_ms" \
-    </dev/null >>"$dir/api.log" 2>&1) &
-  echo $! >"$dir/api.pid"
-  local deadline=$((SECONDS + 20))
-  until curl -sf "http://127.0.0.1:$(cat "$dir/api.port")/healthz" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "the example API did not start; see $dir/api.log"
-    sleep 0.1
-  done
-  log "example API on 127.0.0.1:$(cat "$dir/api.port") (jobs take $api_delay_ms ms)"
-}
-
-# --- task definitions -----------------------------------------------------------------------------------------------
-
-# One TaskDef per served task type, the same for every test and the benchmark (a PostgreSQL node caches TaskDefs
-# for up to 60 s, so values that changed between tests would reach the two nodes at different times).
-# responseTimeoutSeconds bounds how long a task held by a SIGKILLed replica stays IN_PROGRESS before the server
-# times it out and retries it; it must exceed a node's restart (~45 s here) plus the worker's update retry backoff
-# (at most 30 s between attempts), or results held for a stopped node would be retried as well.
-taskdef_response_timeout_secs=120
-taskdef_retry_count=2
-
-register_task_defs() {
-  local defs
-  defs=$(python3 -c '
-import json, sys
-names, rt, retries = sys.argv[1].split(","), int(sys.argv[2]), int(sys.argv[3])
-print(json.dumps([{"name": n, "ownerEmail": "cluster@example.com", "retryCount": retries, "retryLogic": "FIXED",
-  "retryDelaySeconds": 0, "timeoutSeconds": 900, "timeoutPolicy": "TIME_OUT_WF",
-  "responseTimeoutSeconds": rt} for n in names]))' "$task_types" "$taskdef_response_timeout_secs" "$taskdef_retry_count")
-  curl -sf -X POST -H 'Content-Type: application/json' -d "$defs" \
-    "http://127.0.0.1:$(cat "$data/node1/server.port")/api/metadata/taskdefs" >/dev/null ||
-    die "registering the task definitions failed"
-  log "task definitions registered: $task_types (responseTimeoutSeconds $taskdef_response_timeout_secs, retryCount $taskdef_retry_count)"
-}
-
 # --- commands -------------------------------------------------------------------------------------------------------
 
 healthy() {
   load || return 1
-  local k i
+  local k
   [ -s "$data/pg/pg.pid" ] && alive "$(cat "$data/pg/pg.pid")" || return 1
   if needs_redis; then alive "$(cat "$data/redis/redis.pid" 2>/dev/null || true)" || return 1; fi
   for k in 1 2; do
     curl -sf "http://127.0.0.1:$(cat "$data/node$k/server.port" 2>/dev/null)/health" >/dev/null 2>&1 || return 1
   done
-  for i in $(seq 1 "$replicas"); do
-    curl -sf "http://127.0.0.1:$(cat "$data/replica-$i/admin.port" 2>/dev/null)/readyz" >/dev/null 2>&1 || return 1
-  done
-  if [ "$api" = 1 ]; then
-    curl -sf "http://127.0.0.1:$(cat "$data/api/api.port" 2>/dev/null)/healthz" >/dev/null 2>&1 || return 1
-  fi
 }
 
 cmd_up() {
-  local want_version=${CONDUCTOR_SERVER_VERSION:-3.32.3} want_replicas=3 want_api=1 want_delay=2000
-  local want_concurrency="" want_types=$default_task_types want_release=0 build=1
+  local want_version=${CONDUCTOR_SERVER_VERSION:-3.32.3}
   while [ $# -gt 0 ]; do
     case "$1" in
       --version) want_version=$2; shift 2 ;;
-      --replicas) want_replicas=$2; shift 2 ;;
-      --concurrency) want_concurrency=$2; shift 2 ;;
-      --task-types) want_types=$2; shift 2 ;;
-      --no-api) want_api=0; shift ;;
-      --api-delay-ms) want_delay=$2; shift 2 ;;
-      --release) want_release=1; shift ;;
-      --no-build) build=0; shift ;;
-      *) die "unknown argument to up: $1" ;;
+      *) die "unknown argument to up: $1 (replicas and the example API are tests/common/fleet.rs's)" ;;
     esac
   done
-  [[ "$want_replicas" =~ ^[1-9][0-9]*$ ]] || die "--replicas must be a positive number"
 
   if load 2>/dev/null; then
-    if [ "$version" = "$want_version" ] && [ "$replicas" = "$want_replicas" ] && [ "$api" = "$want_api" ] &&
-      [ "$concurrency" = "$want_concurrency" ] && [ "$task_types" = "$want_types" ] &&
-      [ "$release" = "$want_release" ] && healthy; then
+    if [ "$version" = "$want_version" ] && healthy; then
       log "already up and healthy ($env_file)"
       write_env
       return 0
@@ -410,31 +223,14 @@ cmd_up() {
     cmd_down
   fi
 
-  if [ "$build" = 1 ]; then
-    log "building the worker and the example API"
-    local profile=()
-    if [ "$want_release" = 1 ]; then profile=(--release); fi
-    (cd "$repo" && cargo build --workspace --bins --locked "${profile[@]}") >&2
-  fi
   "$server_sh" fetch "$want_version" >/dev/null
 
   mkdir -p "$state_dir"
   data=$(mktemp -d "${TMPDIR:-/tmp}/conductor-cluster.XXXXXX")
   chmod 755 "$data"
   echo "$data" >"$state_dir/data_dir"
-  version=$want_version replicas=$want_replicas api=$want_api api_delay_ms=$want_delay
-  concurrency=$want_concurrency task_types=$want_types release=$want_release pg_port=$(free_port) redis_port=$(free_port)
-  cat >"$data/settings" <<EOF
-version=$version
-replicas=$replicas
-api=$api
-api_delay_ms=$api_delay_ms
-concurrency=$concurrency
-task_types=$task_types
-release=$release
-pg_port=$pg_port
-redis_port=$redis_port
-EOF
+  version=$want_version pg_port=$(free_port) redis_port=$(free_port)
+  printf 'version=%s\npg_port=%s\nredis_port=%s\n' "$version" "$pg_port" "$redis_port" >"$data/settings"
   # A partial start is torn down: nothing is left running when `up` fails (die exits, so an EXIT trap).
   up_done=0
   trap 'rc=$?; if [ "$up_done" != 1 ]; then log "start-up failed: tearing down what was started"; cmd_down || true; fi; exit $rc' EXIT
@@ -442,38 +238,33 @@ EOF
   pg_start
   if needs_redis; then redis_start; fi
   # Node 1 first: it creates the schema (Flyway); two nodes migrating at once would race.
-  free_port >"$data/node1.port.tmp"
   mkdir -p "$data/node1" "$data/node2"
-  mv "$data/node1.port.tmp" "$data/node1/server.port"
+  free_port >"$data/node1/server.port"
   free_port >"$data/node2/server.port"
   node_start 1
   node_start 2
-  register_task_defs
-  if [ "$api" = 1 ]; then api_start; fi
-  for i in $(seq 1 "$replicas"); do replica_start "$i"; done
   write_env
   up_done=1
-  log "cluster up in $((SECONDS - started)) s: conductor-server $version on 2 nodes, $replicas replicas; env in $env_file"
+  log "cluster up in $((SECONDS - started)) s: conductor-server $version on 2 nodes; env in $env_file"
 }
 
 cmd_heal() {
   load || die "no cluster (scripts/cluster.sh up first)"
   if ! alive "$(cat "$data/pg/pg.pid" 2>/dev/null || true)"; then pg_start; fi
   if needs_redis; then redis_start; fi
-  local k i
+  local k
   for k in 1 2; do
     if ! curl -sf "http://127.0.0.1:$(cat "$data/node$k/server.port")/health" >/dev/null 2>&1; then
       "$server_sh" stop "$data/node$k"
       node_start "$k"
     fi
   done
-  if [ "$api" = 1 ]; then api_start; fi
-  for i in $(seq 1 "$replicas"); do replica_start "$i"; done
   write_env
 }
 
-# Processes whose working directory is inside the cluster's data dir: everything this script started (the nodes run
-# in DATA/nodeK, PostgreSQL in its data dir, replicas and the API in their dirs).
+# Processes whose working directory is inside the cluster's data dir: everything that runs in the cluster (the nodes
+# in DATA/nodeK, PostgreSQL in its data dir, Redis in DATA/redis, and the replicas of the tests and the benchmark in
+# DATA/replica-I, the fleet example in DATA/api).
 leftovers() {
   local root=$1 p cwd
   for p in /proc/[0-9]*; do
@@ -488,32 +279,14 @@ cmd_down() {
     rm -f "$env_file"
     return 0
   fi
-  local i
-  # Replicas first (SIGTERM: they park held polls and exit), then the API, the nodes and PostgreSQL.
-  for dir in "$data"/replica-*; do
-    [ -d "$dir" ] || continue
-    local pid
-    pid=$(cat "$dir/worker.pid" 2>/dev/null || true)
-    if alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
-  done
-  for dir in "$data"/replica-*; do
-    [ -d "$dir" ] || continue
-    pid=$(cat "$dir/worker.pid" 2>/dev/null || true)
-    for _ in $(seq 1 300); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then
-      log "replica in $dir did not exit within 30 s of SIGTERM: SIGKILL"
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  local api_pid
-  api_pid=$(cat "$data/api/api.pid" 2>/dev/null || true)
-  if alive "$api_pid"; then kill "$api_pid" 2>/dev/null || true; fi
+  local k
   for k in 1 2; do
     if [ -d "$data/node$k" ]; then "$server_sh" stop "$data/node$k"; fi
   done
   redis_stop
   pg_stop
-  # Nothing may be left: anything still running in the data dir is killed and reported.
+  # Nothing may be left: anything still running in the data dir (say a replica whose test process was killed) is
+  # killed and named.
   local left
   for _ in $(seq 1 50); do
     left=$(leftovers "$data")
@@ -542,7 +315,7 @@ cmd_status() {
     echo "no cluster"
     return 1
   fi
-  local ok=0 k i
+  local ok=0 k h
   printf '%-10s %-8s %-34s %s\n' component pid address health
   local pgpid
   pgpid=$(cat "$data/pg/pg.pid" 2>/dev/null || true)
@@ -561,37 +334,13 @@ cmd_status() {
     if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then h=healthy; else h=DOWN; ok=1; fi
     printf '%-10s %-8s %-34s %s\n' "node$k" "$pid" "http://127.0.0.1:$port/api" "$h (conductor-server $version)"
   done
-  for i in $(seq 1 "$replicas"); do
-    local dir=$data/replica-$i admin pid
-    admin="http://127.0.0.1:$(cat "$dir/admin.port" 2>/dev/null)"
-    pid=$(cat "$dir/worker.pid" 2>/dev/null || true)
-    if curl -sf "$admin/readyz" >/dev/null 2>&1; then h=ready; else h=DOWN; ok=1; fi
-    printf '%-10s %-8s %-34s %s\n' "replica-$i" "$pid" "$admin" "$h ($(cat "$dir/worker.id" 2>/dev/null), node $(replica_node "$i"))"
+  local dir
+  for dir in "$data"/replica-*; do
+    [ -d "$dir" ] || continue
+    printf '%-10s %-8s %-34s %s\n' "${dir##*/}" - - "started by a test or the fleet example; log $dir/worker.log"
   done
-  if [ "$api" = 1 ]; then
-    local port pid
-    port=$(cat "$data/api/api.port" 2>/dev/null || true)
-    pid=$(cat "$data/api/api.pid" 2>/dev/null || true)
-    if curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then h=up; else h=DOWN; ok=1; fi
-    printf '%-10s %-8s %-34s %s\n' api "$pid" "http://127.0.0.1:$port" "$h"
-  fi
   echo "env: $env_file; data: $data"
   return $ok
-}
-
-cmd_replica() {
-  load || die "no cluster (scripts/cluster.sh up first)"
-  local action=${1:-} i=${2:-}
-  [[ "$i" =~ ^[0-9]+$ ]] && [ "$i" -ge 1 ] && [ "$i" -le "$replicas" ] || die "replica number 1..$replicas expected"
-  local rc=0
-  case "$action" in
-    start) replica_start "$i" ;;
-    stop) replica_signal "$i" TERM || rc=$? ;;
-    kill) replica_signal "$i" KILL || rc=$? ;;
-    *) die "usage: replica start|stop|kill I" ;;
-  esac
-  write_env
-  return $rc
 }
 
 cmd_node() {
@@ -611,7 +360,6 @@ case "${1:-}" in
   down) shift; cmd_down ;;
   status) shift; cmd_status ;;
   heal) shift; cmd_heal ;;
-  replica) shift; cmd_replica "$@" ;;
   node) shift; cmd_node "$@" ;;
-  *) sed -n '2,26p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac

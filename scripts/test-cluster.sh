@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The cluster test command: builds the worker, the example API and the cluster test binary, starts the cluster
-# (scripts/cluster.sh up: PostgreSQL, two conductor-server nodes, three worker replicas), runs tests/cluster one
-# test at a time, and tears the cluster down again whatever happened (nothing is left running).
+# The cluster test command: builds the worker and the cluster test binary, starts the cluster's infrastructure
+# (scripts/cluster.sh up: PostgreSQL, two conductor-server nodes), runs tests/cluster one test at a time (each test
+# starts its three worker replicas and its example API itself, tests/common/fleet.rs, and stops them at its end),
+# and tears the cluster down again whatever happened (nothing is left running).
 #
 #   scripts/test-cluster.sh                        newest server (3.32.3)
 #   scripts/test-cluster.sh --server-version V     another version, e.g. 3.21.14
@@ -23,8 +24,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# Build first, so compile time does not count against a running cluster.
-cargo build --workspace --bins --locked
+# Build first, so compile time does not count against a running cluster (the test binary runs this build's worker).
 cargo test --test cluster --locked --no-run
 
 teardown() {
@@ -43,7 +43,7 @@ teardown() {
 trap teardown EXIT
 
 started=$SECONDS
-scripts/cluster.sh up --version "$version" --no-build
+scripts/cluster.sh up --version "$version"
 echo "cluster up after $((SECONDS - started)) s"
 cargo test --test cluster --locked -- --test-threads=1 --nocapture "${test_args[@]}"
 echo "cluster tests passed against conductor-server $version after $((SECONDS - started)) s"

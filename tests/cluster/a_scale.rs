@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::support::{
-    Api, Cluster, Conductor, INVOKE, POLL_HOLD, POLL_PARK, check_one_execution_at_a_time, register_tutorial_workflow,
+    Api, Conductor, INVOKE, POLL_HOLD, POLL_PARK, check_one_execution_at_a_time, ready, register_tutorial_workflow,
     start_many, task_defs,
 };
 
@@ -18,16 +18,16 @@ const INTERVAL: Duration = Duration::from_secs(1);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_500_workflows_complete_one_execution_at_a_time_one_invocation_each() {
-    let cluster = Cluster::ready().await;
+    let (cluster, fleet) = ready().await;
     task_defs(&cluster).await;
     let api = Api::start(Duration::from_secs(2), Duration::ZERO).await;
     let node1 = cluster.node(1);
     let held = register_tutorial_workflow(&node1, &api, POLL_HOLD, "1").await;
     let parked = register_tutorial_workflow(&node1, &api, POLL_PARK, "1").await;
-    let replicas = cluster.replicas();
+    let replicas = fleet.replicas();
     let mut before = Vec::new();
-    for replica in &replicas {
-        before.push(cluster.scrape(replica).await);
+    for replica in replicas {
+        before.push(replica.metrics().await);
     }
 
     let started = Instant::now();
@@ -49,7 +49,7 @@ async fn a_500_workflows_complete_one_execution_at_a_time_one_invocation_each() 
     let runs: Vec<(String, String)> = held_runs.into_iter().chain(parked_runs).collect();
     let ids: Vec<String> = runs.iter().map(|(id, _)| id.clone()).collect();
     let workflows = node1.workflows(&ids).await;
-    let worker_ids: Vec<&str> = replicas.iter().map(|r| r.worker_id.as_str()).collect();
+    let worker_ids: Vec<String> = replicas.iter().map(|r| r.worker_id()).collect();
     for ((_, request_id), workflow) in runs.iter().zip(&workflows) {
         assert_eq!(workflow["status"], "COMPLETED", "{request_id}: {workflow:#}");
         assert_eq!(workflow["output"]["final"]["status"], "COMPLETED", "{request_id}");
@@ -57,7 +57,7 @@ async fn a_500_workflows_complete_one_execution_at_a_time_one_invocation_each() 
             let attempts = Conductor::attempts(workflow, reference);
             assert_eq!(attempts.len(), 1, "{request_id}: {reference} ran once, no retry: {workflow:#}");
             let worker = attempts[0]["workerId"].as_str().unwrap_or_default();
-            assert!(worker_ids.contains(&worker), "{request_id}: {reference} by {worker}, not a replica");
+            assert!(worker_ids.iter().any(|id| id == worker), "{request_id}: {reference} by {worker}, not a replica");
         }
         check_one_execution_at_a_time(&api, request_id, workflow, INTERVAL, Duration::from_millis(100));
     }
@@ -66,7 +66,7 @@ async fn a_500_workflows_complete_one_execution_at_a_time_one_invocation_each() 
     // Every replica took part, in both modes; parked polls were resumed on every replica.
     eprintln!("a: replica   invokes  hold-executions  park-executions  parks  resumes");
     for (replica, before) in replicas.iter().zip(&before) {
-        let after = cluster.scrape(replica).await;
+        let after = replica.metrics().await;
         let delta = |name: &str, task_type: &str| {
             after.sum(name, &[("taskType", task_type)]) - before.sum(name, &[("taskType", task_type)])
         };
@@ -76,9 +76,10 @@ async fn a_500_workflows_complete_one_execution_at_a_time_one_invocation_each() 
             delta("task_execution_started_total", POLL_PARK),
         );
         let (parks, resumes) = (delta("http_poll_parks_total", POLL_PARK), delta("http_poll_resumes_total", POLL_PARK));
-        eprintln!("a: {:<10} {invokes:>7} {holds:>16} {parks_executed:>16} {parks:>6} {resumes:>8}", replica.worker_id);
-        assert!(invokes > 0.0 && holds > 0.0 && parks_executed > 0.0, "{} did not take part", replica.worker_id);
-        assert!(resumes > 0.0, "{} resumed no parked poll", replica.worker_id);
+        let worker_id = replica.worker_id();
+        eprintln!("a: {worker_id:<10} {invokes:>7} {holds:>16} {parks_executed:>16} {parks:>6} {resumes:>8}");
+        assert!(invokes > 0.0 && holds > 0.0 && parks_executed > 0.0, "{worker_id} did not take part");
+        assert!(resumes > 0.0, "{worker_id} resumed no parked poll");
         assert_eq!(after.sum("task_result_dropped_total", &[]), before.sum("task_result_dropped_total", &[]));
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::support::{
-    Api, Cluster, Conductor, POLL_PARK, check_one_execution_at_a_time, register_tutorial_workflow, unique,
+    Api, Conductor, POLL_PARK, check_one_execution_at_a_time, ready, register_tutorial_workflow, unique,
 };
 
 const INTERVAL_SECS: u64 = 3;
@@ -44,20 +44,20 @@ fn sample(workflow: &Value) -> Option<Sample> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn b_a_parked_task_is_resumed_by_another_replica() {
-    let cluster = Cluster::ready().await;
+    let (cluster, fleet) = ready().await;
     let api = Api::start(Duration::from_secs(14), Duration::ZERO).await;
     let node2 = cluster.node(2);
     let workflow_name = register_tutorial_workflow(&node2, &api, POLL_PARK, &INTERVAL_SECS.to_string()).await;
-    let replicas = cluster.replicas();
+    let replicas = fleet.replicas();
     assert!(replicas.len() >= 2, "needs two replicas at least");
     let mut resumes_before = Vec::new();
-    for replica in &replicas {
-        resumes_before.push(cluster.scrape(replica).await.sum("http_poll_resumes_total", &[("taskType", POLL_PARK)]));
+    for replica in replicas {
+        resumes_before.push(replica.metrics().await.sum("http_poll_resumes_total", &[("taskType", POLL_PARK)]));
     }
     // Only the first replica polls parked polls to begin with. A paused replica still finishes the long poll it
     // has in flight (up to poll_timeout_ms, 1 s by default): wait that out.
     for replica in &replicas[1..] {
-        cluster.set_paused(replica, POLL_PARK, true).await;
+        replica.set_paused(POLL_PARK, true).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
@@ -77,15 +77,17 @@ async fn b_a_parked_task_is_resumed_by_another_replica() {
             }
             let parked_by_active = now.status == "SCHEDULED"
                 && now.polls_made >= 1
-                && now.worker_id == replicas[active].worker_id
+                && now.worker_id == replicas[active].worker_id()
                 && handovers.last().is_none_or(|(k, _, _)| *k < now.polls_made);
             if parked_by_active {
                 let next = (active + 1) % replicas.len();
-                cluster.set_paused(&replicas[active], POLL_PARK, true).await;
-                cluster.set_paused(&replicas[next], POLL_PARK, false).await;
+                replicas[active].set_paused(POLL_PARK, true).await;
+                replicas[next].set_paused(POLL_PARK, false).await;
                 eprintln!(
                     "b: parked by {} after {} polls: its queue paused, {} resumed",
-                    replicas[active].worker_id, now.polls_made, replicas[next].worker_id
+                    replicas[active].worker_id(),
+                    now.polls_made,
+                    replicas[next].worker_id()
                 );
                 handovers.push((now.polls_made, active, next));
                 active = next;
@@ -97,8 +99,8 @@ async fn b_a_parked_task_is_resumed_by_another_replica() {
         assert!(Instant::now() < deadline, "still running after 90 s: {workflow:#}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    for replica in &replicas {
-        cluster.set_paused(replica, POLL_PARK, false).await;
+    for replica in replicas {
+        replica.set_paused(POLL_PARK, false).await;
     }
 
     assert_eq!(done["status"], "COMPLETED", "{done:#}");
@@ -119,22 +121,24 @@ async fn b_a_parked_task_is_resumed_by_another_replica() {
     for (polls_made, from, to) in &handovers {
         let next = history.iter().find(|s| s.polls_made > *polls_made).unwrap_or_else(|| panic!("{history:?}"));
         assert_eq!(
-            next.worker_id, replicas[*to].worker_id,
+            next.worker_id,
+            replicas[*to].worker_id(),
             "parked by {} after {polls_made} polls, continued by {}: {history:?}",
-            replicas[*from].worker_id, next.worker_id
+            replicas[*from].worker_id(),
+            next.worker_id
         );
     }
     let distinct: std::collections::BTreeSet<&str> =
         history.iter().map(|s| s.worker_id.as_str()).filter(|w| !w.is_empty()).collect();
     assert_eq!(distinct.len(), replicas.len(), "every replica ran the task: {history:?}");
-    assert_eq!(poll["workerId"], replicas[active].worker_id.as_str(), "completed by the last replica handed the task");
+    assert_eq!(poll["workerId"], replicas[active].worker_id(), "completed by the last replica handed the task");
     for (i, replica) in replicas.iter().enumerate() {
         let received = handovers.iter().filter(|(_, _, to)| *to == i).count() as f64;
-        let resumes = cluster.scrape(replica).await.sum("http_poll_resumes_total", &[("taskType", POLL_PARK)]);
+        let resumes = replica.metrics().await.sum("http_poll_resumes_total", &[("taskType", POLL_PARK)]);
         assert!(
             resumes - resumes_before[i] >= received,
             "{} resumed {} parked polls, received the task {received} times",
-            replica.worker_id,
+            replica.worker_id(),
             resumes - resumes_before[i]
         );
     }

@@ -14,7 +14,7 @@
 //! The replica of the stopped node (replica 2) keeps running against it: its polls fail and back off, results it
 //! could not deliver wait in its outbox (retried for as long as the server could still accept them) and are
 //! delivered when the node is back; then it polls and executes again. The TaskDefs' responseTimeoutSeconds (120 s,
-//! scripts/cluster.sh) exceeds the node's restart plus the outbox's longest retry wait, so none of its results is
+//! tests/common/fleet.rs) exceeds the node's restart plus the outbox's longest retry wait, so none of its results is
 //! timed out meanwhile. Clients start workflows on node 1 while node 2 is down (behind a load balancer they would
 //! not notice).
 
@@ -22,17 +22,20 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::support::{Api, Cluster, Conductor, POLL_HOLD, register_tutorial_workflow, run_cluster_sh, start_many};
+use crate::support::{
+    Api, Conductor, POLL_HOLD, TASKDEF_RESPONSE_TIMEOUT, cluster_sh, node_of, ready, register_tutorial_workflow,
+    start_many,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn c_killed_replica_and_stopped_node_every_workflow_completes() {
-    let cluster = Cluster::ready().await;
-    let response_timeout = cluster.response_timeout();
+    let (cluster, mut fleet) = ready().await;
+    let response_timeout = TASKDEF_RESPONSE_TIMEOUT;
     let api = Api::start(Duration::from_secs(3), Duration::from_millis(300)).await;
     let node1 = cluster.node(1);
     let workflow_name = register_tutorial_workflow(&node1, &api, POLL_HOLD, "1").await;
-    let (victim, stalled, survivor) = (cluster.replica(1), cluster.replica(2), cluster.replica(3));
-    assert_eq!((victim.node, stalled.node, survivor.node), (1, 2, 1), "replica → node layout of scripts/cluster.sh");
+    assert_eq!((node_of(1), node_of(2), node_of(3)), (1, 2, 1), "replica → node layout of the fleet");
+    let victim_id = fleet.replica(1).worker_id();
 
     let started = Instant::now();
     let load = {
@@ -41,32 +44,29 @@ async fn c_killed_replica_and_stopped_node_every_workflow_completes() {
         tokio::spawn(async move { start_many(&cluster, &[1], &name, 150, 10.0, "c-during").await })
     };
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let in_flight = cluster.scrape(&victim).await.sum("active_workers", &[]);
-    assert_eq!(run_cluster_sh(&["replica", "kill", "1"]).await, Ok(137), "SIGKILL");
-    eprintln!(
-        "c: {:.1} s: SIGKILLed {} ({in_flight} executions in flight just before)",
-        secs(started),
-        victim.worker_id
-    );
-    assert_eq!(run_cluster_sh(&["node", "stop", "2"]).await, Ok(0));
+    let in_flight = fleet.replica(1).metrics().await.sum("active_workers", &[]);
+    assert_eq!(fleet.kill(1).await, 137, "SIGKILL");
+    eprintln!("c: {:.1} s: SIGKILLed {victim_id} ({in_flight} executions in flight just before)", secs(started));
+    let (stalled, survivor) = (fleet.replica(2), fleet.replica(3));
+    assert_eq!(cluster_sh(&["node", "stop", "2"]).await, Ok(0));
     eprintln!("c: {:.1} s: node 2 stopped", secs(started));
     let during = load.await.expect("load task");
     eprintln!("c: {:.1} s: {} workflows started on node 1", secs(started), during.len());
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(run_cluster_sh(&["node", "start", "2"]).await, Ok(0));
+    assert_eq!(cluster_sh(&["node", "start", "2"]).await, Ok(0));
     eprintln!("c: {:.1} s: node 2 healthy again", secs(started));
 
     // The replica of node 2 works again: it takes part in new workflows started on both nodes.
-    let stalled_before = cluster.scrape(&stalled).await.sum("task_execution_started_total", &[]);
+    let stalled_before = stalled.metrics().await.sum("task_execution_started_total", &[]);
     let after = start_many(&cluster, &[1, 2], &workflow_name, 60, 10.0, "c-after").await;
     node1.wait_all_done(&[&workflow_name], response_timeout + Duration::from_secs(240)).await;
     eprintln!("c: {:.1} s: no workflow running", secs(started));
-    let stalled_metrics = cluster.scrape(&stalled).await;
+    let stalled_metrics = stalled.metrics().await;
     let stalled_after = stalled_metrics.sum("task_execution_started_total", &[]);
-    assert!(stalled_after > stalled_before, "{} executed nothing after node 2 came back", stalled.worker_id);
-    for replica in [&stalled, &survivor] {
-        let dropped = cluster.scrape(replica).await.sum("task_result_dropped_total", &[]);
-        assert_eq!(dropped, 0.0, "{} delivered every result", replica.worker_id);
+    assert!(stalled_after > stalled_before, "{} executed nothing after node 2 came back", stalled.worker_id());
+    for replica in [stalled, survivor] {
+        let dropped = replica.metrics().await.sum("task_result_dropped_total", &[]);
+        assert_eq!(dropped, 0.0, "{} delivered every result", replica.worker_id());
     }
 
     let runs: Vec<(String, String)> = during.into_iter().chain(after).collect();
@@ -82,12 +82,12 @@ async fn c_killed_replica_and_stopped_node_every_workflow_completes() {
                 .filter(|t| t["status"] != "COMPLETED" && t["workerId"] == worker)
                 .count()
         };
-        let invoke_lost_in_victim = lost_here("invoke", &victim.worker_id);
+        let invoke_lost_in_victim = lost_here("invoke", &victim_id);
         lost_invokes += invoke_lost_in_victim;
-        lost_polls += lost_here("poll", &victim.worker_id);
+        lost_polls += lost_here("poll", &victim_id);
         for reference in ["invoke", "poll"] {
             for attempt in Conductor::attempts(workflow, reference) {
-                if attempt["status"] != "COMPLETED" && attempt["workerId"] != victim.worker_id.as_str() {
+                if attempt["status"] != "COMPLETED" && attempt["workerId"] != victim_id.as_str() {
                     lost_elsewhere += 1;
                     eprintln!(
                         "c: {request_id}: {reference} attempt {} by {} ended {} ({})",
@@ -115,9 +115,6 @@ async fn c_killed_replica_and_stopped_node_every_workflow_completes() {
     );
     assert!(duplicates as usize <= lost_invokes, "duplicates {duplicates} > invokes in flight on the killed replica");
     assert!(lost_invokes + lost_polls > 0, "the kill hit no task in flight: the scenario proved nothing");
-
-    // Leave the cluster whole for the next test.
-    Cluster::ready().await;
 }
 
 fn secs(since: Instant) -> f64 {

@@ -8,24 +8,23 @@
 use std::time::Duration;
 
 use crate::support::{
-    Api, Cluster, Conductor, POLL_HOLD, POLL_PARK, check_one_execution_at_a_time, register_tutorial_workflow,
-    run_cluster_sh, start_many,
+    Api, Conductor, Metrics, POLL_HOLD, POLL_PARK, check_one_execution_at_a_time, ready, register_tutorial_workflow,
+    start_many,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn d_rolling_restart_of_every_replica_fails_no_workflow() {
-    let cluster = Cluster::ready().await;
+    let (cluster, mut fleet) = ready().await;
     let api = Api::start(Duration::from_secs(4), Duration::from_millis(100)).await;
     let node1 = cluster.node(1);
     let held = register_tutorial_workflow(&node1, &api, POLL_HOLD, "1").await;
     let parked = register_tutorial_workflow(&node1, &api, POLL_PARK, "1").await;
-    let resumes_of_held =
-        |metrics: &crate::support::Metrics| metrics.sum("http_poll_resumes_total", &[("taskType", POLL_HOLD)]);
+    let resumes_of_held = |metrics: &Metrics| metrics.sum("http_poll_resumes_total", &[("taskType", POLL_HOLD)]);
     // Resumes counted by every process that lived during the test (a restarted one starts from zero).
     let mut resumes = 0.0;
     let mut baseline = Vec::new();
-    for replica in cluster.replicas() {
-        baseline.push(resumes_of_held(&cluster.scrape(&replica).await));
+    for replica in fleet.replicas() {
+        baseline.push(resumes_of_held(&replica.metrics().await));
     }
 
     let load = {
@@ -38,24 +37,22 @@ async fn d_rolling_restart_of_every_replica_fails_no_workflow() {
         })
     };
     tokio::time::sleep(Duration::from_secs(6)).await;
-    for i in 1..=cluster.replicas().len() {
-        let current = Cluster::load();
-        let replica = current.replica(i);
-        let metrics = current.scrape(&replica).await;
+    for i in 1..=fleet.replicas().len() {
+        let worker_id = fleet.replica(i).worker_id();
+        let metrics = fleet.replica(i).metrics().await;
         resumes += resumes_of_held(&metrics) - baseline[i - 1];
         let held_now = metrics.sum("http_poll_held_tasks", &[]);
-        let code = run_cluster_sh(&["replica", "stop", &i.to_string()]).await;
-        eprintln!("d: {} (holding {held_now} polls) got SIGTERM: {code:?}", replica.worker_id);
-        assert_eq!(code, Ok(0), "{} exits 0 after SIGTERM", replica.worker_id);
-        assert_eq!(run_cluster_sh(&["replica", "start", &i.to_string()]).await, Ok(0));
+        let code = fleet.stop(i).await;
+        eprintln!("d: {worker_id} (holding {held_now} polls) got SIGTERM: exit code {code}");
+        assert_eq!(code, 0, "{worker_id} exits 0 after SIGTERM");
+        fleet.start_replica(i).await;
         baseline[i - 1] = 0.0;
         tokio::time::sleep(Duration::from_secs(4)).await;
     }
     let (held_runs, parked_runs) = load.await.expect("load task");
     node1.wait_all_done(&[&held, &parked], Duration::from_secs(300)).await;
-    let current = Cluster::load();
-    for (i, replica) in current.replicas().iter().enumerate() {
-        resumes += resumes_of_held(&current.scrape(replica).await) - baseline[i];
+    for (i, replica) in fleet.replicas().iter().enumerate() {
+        resumes += resumes_of_held(&replica.metrics().await) - baseline[i];
     }
 
     let runs: Vec<(String, String)> = held_runs.into_iter().chain(parked_runs).collect();

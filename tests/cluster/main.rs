@@ -1,7 +1,8 @@
-//! Tests on a production-shaped cluster: PostgreSQL, two conductor-server nodes sharing it, three worker replicas
-//! spread over the nodes (`scripts/cluster.sh`; run them with `scripts/test-cluster.sh`, which starts and stops
-//! the cluster). They run one at a time (`--test-threads=1`): each test owns the whole cluster, starts it healed
-//! (every node and replica up, nothing paused) and uses its own workflow names and its own example API.
+//! Tests on a production-shaped cluster: PostgreSQL and two conductor-server nodes sharing it (`scripts/cluster.sh`;
+//! run the tests with `scripts/test-cluster.sh`, which starts and stops it), and three worker replicas spread over
+//! the nodes, which each test starts itself (`tests/common/fleet.rs`) and stops at its end. They run one at a time
+//! (`--test-threads=1`): each test owns the whole cluster, heals it (both nodes up), starts its fresh replicas
+//! (nothing paused) and uses its own workflow names and its own example API.
 //!
 //! - a: 500 tutorial-pattern workflows complete; every poll task is executed by one replica at a time; one
 //!   invocation each.

@@ -1,8 +1,25 @@
-//! What every test binary that drives a real Conductor shares (`tests/it`, `tests/faults`, `tests/cluster`): the
-//! REST client for metadata and workflows, unique names, and the tutorial's two-step workflow under custom task
-//! names. Included with `#[path]`; each binary uses part of it.
+//! What every test binary that drives a real Conductor shares (`tests/it`, `tests/faults`, `tests/cluster`, and the
+//! fleet example): here the REST client for metadata and workflows, unique names, and the tutorial's two-step
+//! workflow under custom task names; in the submodules the one harness for the processes the tests run:
+//!
+//! - [`worker_process`]: the worker binary as a child process (its environment, SIGTERM, SIGKILL, the exit);
+//! - [`replica`]: a slot a worker runs in across restarts (ports, worker ids `NAME.gG`, log, readiness, metrics,
+//!   runtime control);
+//! - [`server`]: a conductor-oss server a suite kills and restarts (through `scripts/conductor-server.sh`);
+//! - [`api`]: the example API and other targets served in the test process;
+//! - [`cluster`]: the infrastructure `scripts/cluster.sh` runs (PostgreSQL, Redis, two nodes), read from its env file;
+//! - [`fleet`]: the cluster's worker replicas spread over its nodes, and their TaskDefs.
+//!
+//! Included with `#[path]`; each binary uses part of it.
 
 #![allow(dead_code)]
+
+pub mod api;
+pub mod cluster;
+pub mod fleet;
+pub mod replica;
+pub mod server;
+pub mod worker_process;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,95 +6,47 @@
 //! window the README documents).
 //!
 //! `scripts/fault-suite.sh` runs the full form (FAULTS_WORKFLOWS=180); the test command runs the reduced form (36).
-//! This binary starts its own server (through scripts/conductor-server.sh) because it kills it.
+//! This binary starts its own server because it kills it; the server and the worker are the shared harness's
+//! (`tests/common`: `server::ServerProcess`, `replica::Replica`).
 
 #![allow(clippy::unwrap_used)] // test code: a panic is a test failure
 
 mod chaos;
-#[path = "../it/support/mod.rs"]
-mod support;
+#[path = "../common/mod.rs"]
+mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use chaos::{Chaos, Scenario};
-use support::{Conductor, WorkerProcess, unique};
+use common::replica::Replica;
+use common::server::ServerProcess;
+use common::worker_process::WorkerSpec;
+use common::{Conductor, unique};
 
 const INVOKE_TASK: &str = "fault_invoke";
 const POLL_TASK: &str = "fault_poll";
 const CONDITION: &str = "(function(){ var b = $.output.response.body; var s = (typeof b === 'string') ? b : (b && b.status); \
                          if (s == 'ERROR') return -1; return s == 'DONE'; })()";
 
-/// A conductor-oss server this test can kill and restart (same data directory, same port).
-struct Server {
-    dir: PathBuf,
-    url: String,
+/// The worker slot: SIGKILLed and started again mid-run, its metrics read at the same admin port each time, its
+/// log appended to `dir/worker.log`.
+fn worker(server: &str, dir: &Path) -> Replica {
+    let spec = WorkerSpec::new(server, &[INVOKE_TASK, POLL_TASK])
+        .env("CONDUCTOR_WORKER_ALL_CONCURRENCY", "200")
+        .env("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "20")
+        .env("CONDUCTOR_HTTP_WORKER_ADMIN_QUEUE_DEPTH_INTERVAL_SECS", "1")
+        .env("RUST_LOG", "info");
+    Replica::new("fault-worker", dir, spec)
 }
 
-impl Server {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/conductor-server.sh")
-    }
-
-    async fn start(dir: PathBuf) -> Self {
-        let script = Self::script();
-        let dir_arg = dir.clone();
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(script).arg("start").arg(dir_arg).stderr(Stdio::inherit()).output().unwrap()
-        })
-        .await
-        .unwrap();
-        assert!(output.status.success(), "the server did not start");
-        let url = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-        Self { dir, url }
-    }
-
-    fn kill(&self) {
-        let pid = std::fs::read_to_string(self.dir.join("server.pid")).unwrap();
-        let status = std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
-        assert!(status.success());
-        std::thread::sleep(Duration::from_millis(500));
-    }
-
-    fn stop(&self) {
-        let _ = std::process::Command::new(Self::script()).arg("stop").arg(&self.dir).status();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts a worker process whose metrics can be read at `admin`.
-fn start_worker(server: &str, admin: &str, log: &Path) -> WorkerProcess {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let env = [
-        ("CONDUCTOR_SERVER_URL", server),
-        ("CONDUCTOR_HTTP_WORKER_ADMIN_ADDR", admin),
-        ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR", "off"),
-        ("CONDUCTOR_WORKER_ALL_CONCURRENCY", "200"),
-        ("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "20"),
-        // The misbehaving target listens on loopback.
-        ("CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK", "true"),
-    ];
-    WorkerProcess::start_with_stderr(&[INVOKE_TASK, POLL_TASK], &env, &[("RUST_LOG", "info")], Stdio::from(log))
-}
-
-/// The sum of a counter's samples whose series starts with `prefix`.
-async fn scrape_sum(admin: &str, prefix: &str) -> Option<f64> {
-    let text = reqwest::get(format!("http://{admin}/metrics")).await.ok()?.text().await.ok()?;
-    Some(text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum())
+/// The results the worker dropped, by its `/metrics` (0 when it does not answer).
+async fn dropped(worker: &Replica) -> f64 {
+    worker.scrape().await.map_or(0.0, |metrics| metrics.sum("task_result_dropped_total", &[]))
 }
 
 async fn register(conductor: &Conductor, target: &str) -> String {
@@ -130,14 +82,13 @@ async fn status_of(conductor: &Conductor, id: &str) -> Option<Value> {
 async fn fault_suite() {
     let workflows: usize = std::env::var("FAULTS_WORKFLOWS").ok().and_then(|n| n.parse().ok()).unwrap_or(36);
     let work = tempfile::tempdir().unwrap();
-    let server = Server::start(work.path().join("server")).await;
+    let server = ServerProcess::start(work.path().join("server")).await;
     let conductor = Conductor::at(&server.url);
     let chaos = Chaos::default();
     let target = chaos.start().await;
     let workflow = register(&conductor, &target).await;
-    let log = work.path().join("worker.log");
-    let admin = format!("127.0.0.1:{}", free_port());
-    let mut worker = Some(start_worker(&server.url, &admin, &log));
+    let mut worker = worker(&server.url, &work.path().join("worker"));
+    worker.start().await;
     let started = Instant::now();
 
     // Start the workflows over ~10 s, the scenarios interleaved.
@@ -152,11 +103,11 @@ async fn fault_suite() {
         tokio::time::sleep(Duration::from_millis(10_000 / workflows as u64)).await;
         if !worker_killed && i >= workflows / 3 {
             // SIGKILL the worker mid-run (its metrics read just before), restart it a second later.
-            lost += scrape_sum(&admin, "task_result_dropped_total{").await.unwrap_or(0.0);
-            worker.take().unwrap().kill();
+            lost += dropped(&worker).await;
+            worker.kill().await;
             eprintln!("[faults] {:>5.1}s worker SIGKILLed", started.elapsed().as_secs_f64());
             tokio::time::sleep(Duration::from_secs(1)).await;
-            worker = Some(start_worker(&server.url, &admin, &log));
+            worker.start().await;
             worker_killed = true;
         }
     }
@@ -166,9 +117,7 @@ async fn fault_suite() {
     let server_killed = true;
     eprintln!("[faults] {:>5.1}s server SIGKILLed", started.elapsed().as_secs_f64());
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let restarted = Server::start(server.dir.clone()).await;
-    assert_eq!(restarted.url, server.url, "same address after the restart");
-    std::mem::forget(restarted); // `server` owns the stop
+    assert_eq!(server.restart().await, server.url, "same address after the restart");
     eprintln!("[faults] {:>5.1}s server back", started.elapsed().as_secs_f64());
 
     // Every workflow must end, in the status its scenario implies.
@@ -187,8 +136,8 @@ async fn fault_suite() {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    lost += scrape_sum(&admin, "task_result_dropped_total{").await.unwrap_or(0.0);
-    let (code, _) = worker.take().unwrap().terminate(Duration::from_secs(30)).await;
+    lost += dropped(&worker).await;
+    let code = worker.stop().await;
 
     let stats = chaos.stats();
     let mut report = BTreeMap::<String, Value>::new();
@@ -235,7 +184,7 @@ async fn fault_suite() {
     let target_dir =
         std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
     std::fs::write(format!("{target_dir}/fault-report.json"), serde_json::to_string_pretty(&summary).unwrap()).unwrap();
-    let _ = std::fs::copy(&log, format!("{target_dir}/fault-worker.log"));
+    let _ = std::fs::copy(worker.log(), format!("{target_dir}/fault-worker.log"));
 
     assert_eq!(stuck, 0, "stuck workflows");
     assert!(wrong.is_empty(), "wrong terminal status: {wrong:#?}");
@@ -244,5 +193,5 @@ async fn fault_suite() {
         duplicates <= timed_out_invokes,
         "{duplicates} duplicate invocations, only {timed_out_invokes} in the crash window"
     );
-    assert_eq!(code, Some(0), "the last worker exits 0 on SIGTERM");
+    assert_eq!(code, 0, "the last worker exits 0 on SIGTERM");
 }

@@ -1,16 +1,15 @@
 //! Test support: the real conductor-oss server started by `scripts/test.sh` (its API root in
-//! `CONDUCTOR_IT_SERVER_URL`), the REST client shared with the other suites (`tests/common`), the example API in-process, and the
-//! worker either in-process or as the real binary (for kill tests).
+//! `CONDUCTOR_IT_SERVER_URL`), and what the suite adds to the harness shared with the other suites (`tests/common`):
+//! the configuration every test worker gets, and the worker either in-process or as the real binary (for kill
+//! tests; the process itself is `tests/common/worker_process.rs`'s).
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use conductor_http_worker::app::{self, Bound, RunEnd};
 use conductor_http_worker::config::{self, LoadInputs};
-use example_api::ExampleApi;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -25,7 +24,9 @@ pub fn server_url() -> String {
 
 #[path = "../../common/mod.rs"]
 mod common;
-#[allow(unused_imports)] // tests/faults includes this module and uses part of it
+pub use common::api::{Api, serve};
+pub use common::worker_process::WorkerProcess;
+use common::worker_process::WorkerSpec;
 pub use common::{Conductor, tutorial_workflow, unique};
 
 impl Default for Conductor {
@@ -33,16 +34,6 @@ impl Default for Conductor {
     fn default() -> Self {
         Conductor::at(&server_url())
     }
-}
-
-/// Serves `router` on a free loopback port in the background; returns `http://127.0.0.1:PORT`.
-pub async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-    let addr = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
 }
 
 /// Registers a new task type (its TaskDef with `response_timeout_secs`, no retries) and a workflow of that one
@@ -86,32 +77,9 @@ pub async fn execution_log(conductor: &Conductor, task_id: &str) -> Option<Vec<S
     }
 }
 
-/// The example API, in-process on a free port.
-pub struct Api {
-    /// Its state (invocation and poll counters).
-    pub api: ExampleApi,
-    /// `http://127.0.0.1:PORT`.
-    pub base: String,
-}
-
-impl Api {
-    /// Starts a job the way the tutorial's HTTP step does.
-    pub async fn invoke(&self, request_id: &str) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/invoke-lambda", self.base))
-            .json(&json!({"requestId": request_id}))
-            .send()
-            .await
-            .expect("example API reachable");
-        assert_eq!(response.status(), 202);
-    }
-}
-
 /// Starts the example API with jobs completing after `delay`.
 pub async fn example_api(delay: Duration) -> Api {
-    let api = ExampleApi::new(delay);
-    let (addr, _) = api.spawn("127.0.0.1:0".parse().unwrap()).await.expect("bind the example API");
-    Api { api, base: format!("http://{addr}") }
+    Api::start(delay, Duration::ZERO).await
 }
 
 /// A worker running inside the test's runtime.
@@ -147,45 +115,26 @@ impl Drop for InProcessWorker {
 /// The bearer token of every test worker's control endpoint.
 pub const CONTROL_TOKEN: &str = "it-control-token";
 
-/// The worker binary that child-process workers and every evaluator run: this build's, or the one named by
-/// `CONDUCTOR_IT_WORKER_BIN` (a release build, to measure memory: BENCHMARKS.md).
-fn worker_program() -> String {
-    std::env::var("CONDUCTOR_IT_WORKER_BIN")
-        .ok()
-        .filter(|path| !path.is_empty())
-        .unwrap_or_else(|| env!("CARGO_BIN_EXE_conductor-http-worker").to_owned())
-}
-
-/// The configuration environment every test worker gets, plus `env`.
-fn worker_env(task_types: &[&str], env: &[(&str, &str)]) -> HashMap<String, String> {
+/// The configuration every test worker gets, plus `env`: the suite's server (unless `env` names another), ports
+/// of its own (port 0: tests run in parallel), a short drain, queue depths every second, runtime control with
+/// [`CONTROL_TOKEN`].
+fn worker_spec(task_types: &[&str], env: &[(&str, &str)]) -> WorkerSpec {
     let own_server = env.iter().any(|(k, _)| *k == "CONDUCTOR_SERVER_URL");
-    let mut vars: HashMap<String, String> = [
-        ("CONDUCTOR_SERVER_URL", if own_server { String::new() } else { server_url() }),
-        ("CONDUCTOR_HTTP_WORKER_TASK_TYPES", task_types.join(",")),
-        // Port 0: tests run in parallel, each worker gets its own ports.
-        ("CONDUCTOR_HTTP_WORKER_ADMIN_ADDR", "127.0.0.1:0".into()),
-        ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR", "127.0.0.1:0".into()),
-        ("CONDUCTOR_HTTP_WORKER_ADMIN_QUEUE_DEPTH_INTERVAL_SECS", "1".into()),
-        ("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "5".into()),
-        // Targets (the example API, fake servers) listen on loopback: opt in.
-        ("CONDUCTOR_HTTP_WORKER_SECURITY_ALLOW_LOOPBACK", "true".into()),
-        ("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", CONTROL_TOKEN.into()),
-        // In-process workers run inside this test binary: their evaluator processes are the real binary.
-        ("CONDUCTOR_HTTP_WORKER_CONDITIONS_EVALUATOR_PROGRAM", worker_program()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    vars
+    WorkerSpec::new(&if own_server { String::new() } else { server_url() }, task_types)
+        .env("CONDUCTOR_HTTP_WORKER_ADMIN_ADDR", "127.0.0.1:0")
+        .env("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_ADDR", "127.0.0.1:0")
+        .env("CONDUCTOR_HTTP_WORKER_ADMIN_QUEUE_DEPTH_INTERVAL_SECS", "1")
+        .env("CONDUCTOR_HTTP_WORKER_SHUTDOWN_GRACE_SECS", "5")
+        .env("CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", CONTROL_TOKEN)
+        .envs(env)
 }
 
 /// Starts a worker in-process serving `task_types`, configured through an injected environment; returns once its
 /// endpoints are bound.
 pub async fn start_worker(task_types: &[&str], env: &[(&str, &str)]) -> InProcessWorker {
     let worker_id = unique("it-worker");
-    let inputs =
-        LoadInputs { env: worker_env(task_types, env), default_worker_id: worker_id.clone(), ..LoadInputs::default() };
+    let env = worker_spec(task_types, env).vars();
+    let inputs = LoadInputs { env, default_worker_id: worker_id.clone(), ..LoadInputs::default() };
     let loaded = config::load(&inputs).unwrap_or_else(|e| panic!("{e}"));
     let (stop, stopped) = oneshot::channel();
     let (bound_tx, bound_rx) = oneshot::channel::<Bound>();
@@ -204,11 +153,7 @@ pub async fn start_worker(task_types: &[&str], env: &[(&str, &str)]) -> InProces
     InProcessWorker { stop: Some(stop), handle, worker_id, admin: url(bound.admin), control: url(bound.control) }
 }
 
-/// The worker binary as a child process (for SIGKILL and SIGTERM tests).
-pub struct WorkerProcess {
-    child: Child,
-}
-
+/// The suite's ways to start the worker binary as a child process (for SIGKILL and SIGTERM tests).
 impl WorkerProcess {
     /// Starts `conductor-http-worker` serving `task_types`; its worker id is `<hostname>-<pid>`.
     pub fn start(task_types: &[&str], env: &[(&str, &str)]) -> Self {
@@ -217,47 +162,6 @@ impl WorkerProcess {
 
     /// Starts it with extra environment (after the defaults) and its stderr (the logs) sent to `stderr`.
     pub fn start_with_stderr(task_types: &[&str], env: &[(&str, &str)], extra: &[(&str, &str)], stderr: Stdio) -> Self {
-        let mut command = Command::new(worker_program());
-        let mut vars = worker_env(task_types, env);
-        vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        command.env_clear().envs(vars);
-        if let Ok(path) = std::env::var("PATH") {
-            command.env("PATH", path);
-        }
-        let child = command.stdout(Stdio::null()).stderr(stderr).spawn().expect("start the worker binary");
-        Self { child }
-    }
-
-    /// The process id (part of its default worker id).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL: no shutdown, no final update.
-    pub fn kill(mut self) {
-        self.child.kill().expect("kill the worker");
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then waits up to `patience` for the exit; returns the exit code (None: killed by a signal) and
-    /// how long the exit took. Panics if it is still running after `patience`.
-    pub async fn terminate(mut self, patience: Duration) -> (Option<i32>, Duration) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-        let started = Instant::now();
-        loop {
-            if let Some(exit) = self.child.try_wait().expect("wait for the worker") {
-                return (exit.code(), started.elapsed());
-            }
-            assert!(started.elapsed() < patience, "the worker did not exit within {patience:?} of SIGTERM");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Self::spawn(&worker_spec(task_types, env).envs(extra), stderr)
     }
 }
