@@ -5,7 +5,10 @@
 //! - `admin.control_addr` (default `127.0.0.1:9192`): runtime control, only with a bearer token configured
 //!   (`admin.control_token` or `admin.control_token_file`; without one the listener is off). Every request needs
 //!   `Authorization: Bearer <token>` (else 401). `GET /task-types` lists each task type's state;
-//!   `POST /task-types/{name}/pause` and `/resume`; `PUT /task-types/{name}/concurrency` with `{"concurrency": N}`.
+//!   `POST /task-types/{name}/pause` and `/resume`; `PUT /task-types/{name}/concurrency` with `{"concurrency": N}`;
+//!   `GET /tasks` lists every task running or holding here (id, workflow, type, state, polls, last status, next
+//!   poll, since when), oldest first: what the `tasks` command prints. Task ids and workflow ids are what an
+//!   operator needs here; the listing never shows inputs, outputs or headers.
 
 use std::sync::Arc;
 
@@ -69,6 +72,7 @@ pub fn control_router(workers: Vec<Arc<dyn Control>>, token: String) -> Router {
         .route("/task-types/{name}/pause", post(pause))
         .route("/task-types/{name}/resume", post(resume))
         .route("/task-types/{name}/concurrency", put(concurrency))
+        .route("/tasks", get(held))
         .with_state(Arc::new(workers))
         .layer(axum::middleware::from_fn_with_state(Arc::<str>::from(token), require_token))
 }
@@ -101,6 +105,12 @@ fn describe(worker: &dyn Control) -> Value {
 
 async fn list(State(workers): State<Controls>) -> Json<Value> {
     Json(Value::Array(workers.iter().map(|w| describe(w.as_ref())).collect()))
+}
+
+async fn held(State(workers): State<Controls>) -> Json<Value> {
+    let mut tasks: Vec<_> = workers.iter().flat_map(|w| w.held()).collect();
+    tasks.sort_by(|a, b| (a.held_since_ms, &a.task_id).cmp(&(b.held_since_ms, &b.task_id)));
+    Json(serde_json::to_value(tasks).unwrap_or_default())
 }
 
 fn find<'a>(workers: &'a Controls, name: &str) -> Result<&'a Arc<dyn Control>, (StatusCode, Json<Value>)> {

@@ -65,7 +65,7 @@ pub async fn run_reporting(
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry, config.limits.hosts.keys().cloned().collect()));
     let registry = Arc::new(registry);
-    let health = Arc::new(Health::new(metrics.clone()));
+    let health = Arc::new(Health::new(metrics.clone(), config.admin.liveness_window));
     let control_token = read_control_token(&config)?;
     let admin_listener = bind(config.admin.addr, "admin").await?;
     let control_listener = bind(config.admin.control_addr, "control").await?;
@@ -100,7 +100,13 @@ pub async fn run_reporting(
         metrics,
         queue_depth_interval: config.admin.queue_depth_interval,
         retry_window: config.updates.retry_window,
+        progress: crate::http_poll::progress::LogPolicy {
+            first_polls: config.polling.log_first_polls,
+            every: config.polling.log_interval,
+        },
     });
+    let evaluator = deps.executor.conditions().clone();
+    health.add_probe("condition evaluator", move |window| evaluator.dead_for(window));
     let workers: Vec<_> = config.task_types.iter().map(|t| Worker::new(t.clone(), deps.clone())).collect();
 
     // The endpoints stay up until the drain ends, so probes and scrapes see the shutdown.

@@ -48,6 +48,22 @@ pub enum Command {
     },
     /// Evaluate a terminationCondition against a response, printing the `$` it sees and the result.
     Eval(EvalArgs),
+    /// List the tasks a running worker is running or holding (asks its control endpoint).
+    Tasks(TasksArgs),
+}
+
+/// Arguments of `tasks`.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// The worker's control endpoint (default: `http://` + the configured admin.control_addr).
+    #[arg(long, value_name = "URL")]
+    pub control_url: Option<String>,
+    /// Its bearer token (default: the configured admin.control_token or admin.control_token_file).
+    #[arg(long, env = "CONDUCTOR_HTTP_WORKER_ADMIN_CONTROL_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Print the JSON the endpoint answered instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `eval`.
@@ -62,6 +78,10 @@ pub struct EvalArgs {
     /// A response as the task output shows it: JSON `{"statusCode", "headers", "body"}`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["body", "fetch"])]
     pub response: Option<PathBuf>,
+    /// A live task on the configured server: its input is read from the server, and its condition is evaluated
+    /// against the last response in its output (or a fresh one with --fetch).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["input", "response", "body"])]
+    pub task_id: Option<String>,
     /// A raw response body (what curl prints); parsed as JSON when it is.
     #[arg(long, value_name = "FILE", conflicts_with = "fetch")]
     pub body: Option<PathBuf>,

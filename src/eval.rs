@@ -1,6 +1,8 @@
 //! The `eval` command: evaluates a `terminationCondition` against a response from a file (or fetched once with the
 //! task's own request fields) and prints the `$` it built, the result, and what the worker would do with it. It
-//! answers the tutorial's "workflow gets stuck on polling: check the response format".
+//! answers the tutorial's "workflow gets stuck on polling: check the response format". With `--task-id` it reads a
+//! live task from the configured server: its input, and the last response stored in its output (or a fresh one
+//! with `--fetch`), which answers "why is this task still polling?".
 //!
 //! Exit codes: 0 the condition ran (whatever it decided), 1 the condition failed (syntax, throw, bad result),
 //! 64 bad arguments or input files.
@@ -36,9 +38,12 @@ pub async fn run(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> i32 {
 }
 
 async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Result<i32, String> {
-    let input = match &args.input {
-        Some(path) => read_json(path)?,
-        None => Value::Object(Map::new()),
+    let (input, stored_response) = match &args.task_id {
+        Some(task_id) => live_task(task_id, config, out).await?,
+        None => match &args.input {
+            Some(path) => (read_json(path)?, None),
+            None => (Value::Object(Map::new()), None),
+        },
     };
     let request = input.get("http_request").filter(|v| v.is_object()).unwrap_or(&input);
     let condition = args
@@ -84,8 +89,14 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
             },
             accepted_from(request)?,
         )
+    } else if let Some(stored) = &stored_response {
+        (response_from_json(stored)?, accepted_from(request)?)
+    } else if args.task_id.is_some() {
+        return Err("the task's output holds no response yet (a held task stores its last response when it parks or \
+                    ends): add --fetch to send its request once now"
+            .into());
     } else {
-        return Err("no response: pass --response FILE, --body FILE, or --input FILE --fetch".into());
+        return Err("no response: pass --response FILE, --body FILE, --input FILE --fetch, or --task-id ID".into());
     };
 
     let input_text = serde_json::value::to_raw_value(&input).map_err(|e| e.to_string())?;
@@ -133,6 +144,39 @@ async fn evaluate(args: &EvalArgs, config: &Config, out: &mut dyn Write) -> Resu
     };
     let _ = writeln!(out, "result: {result}\n=> {next}");
     Ok(if matches!(observation, Observation::Accepted(Some(Err(_)))) { 1 } else { 0 })
+}
+
+/// A task on the configured server: its input, and the `response` stored in its output (if any). Prints which task
+/// it is and its state.
+async fn live_task(task_id: &str, config: &Config, out: &mut dyn Write) -> Result<(Value, Option<Value>), String> {
+    use crate::conductor::auth::{Credentials, TokenCache};
+    use crate::conductor::client::HttpConductor;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::register(&mut registry, Vec::new()));
+    let health = std::sync::Arc::new(crate::health::Health::new(metrics.clone(), crate::health::LOOP_FRESHNESS));
+    let client = reqwest::Client::builder().no_proxy().build().map_err(|e| e.to_string())?;
+    let credentials = config.server.auth.clone().map(|(key_id, key_secret)| Credentials { key_id, key_secret });
+    let auth = TokenCache::new(credentials, config.server.token_ttl);
+    let api =
+        HttpConductor::new(client, config.server.url.clone(), config.server.request_timeout, auth, metrics, health);
+    let server = crate::redact::url_of(&config.server.url);
+    let mut task = api
+        .task(task_id)
+        .await
+        .map_err(|e| format!("reading task {task_id} from {server}: {e}"))?
+        .ok_or_else(|| format!("{server} has no task {task_id}"))?;
+    let field = |task: &Value, key: &str| task.get(key).map(|v| v.to_string()).unwrap_or_else(|| "?".into());
+    let _ = writeln!(
+        out,
+        "task {task_id} of workflow {}: status {}, type {}, delivered {} times, polls made {}\n",
+        field(&task, "workflowInstanceId"),
+        field(&task, "status"),
+        field(&task, "taskType"),
+        field(&task, "pollCount"),
+        task["outputData"].get("pollCount").map_or_else(|| "0".into(), Value::to_string),
+    );
+    let response = task["outputData"].get_mut("response").map(Value::take).filter(|r| !r.is_null());
+    Ok((task["inputData"].take(), response))
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {

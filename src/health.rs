@@ -1,26 +1,43 @@
 //! Liveness and readiness state shared by the workers and the admin endpoint: when the server was last reached,
-//! the last error, and a heartbeat per poll loop. The Conductor client records every call's result here, in one
-//! place; the outbox waits on [`Health::server_came_back`] to retry its results at once.
+//! the last error, a heartbeat per poll loop, and probes of parts that can die on their own (the condition
+//! evaluator processes). The Conductor client records every call's result here, in one place; the outbox waits on
+//! [`Health::server_came_back`] to retry its results at once.
+//!
+//! Liveness means the process makes progress, not that it has work: a poll loop beats at every turn and also while
+//! it waits for a free slot or for room in the outbox (a saturated worker is busy, not stuck; [`Health::beating`]),
+//! so only a loop that stops being scheduled (a stuck runtime) or a probe that fails (no evaluator process can be
+//! started) turns `/healthz` red.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::PoisonError;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::Notify;
-
-use std::sync::Arc;
+use tokio::time::Instant;
 
 use crate::clock::epoch_ms;
 use crate::metrics::Metrics;
 
 /// Readiness requires a successful server call within this long.
 pub const SERVER_FRESHNESS: Duration = Duration::from_secs(60);
-/// Liveness requires every poll loop to have turned within this long (a long poll takes at most 5 s plus the
-/// request timeout, and backoff is capped at 30 s).
+/// The default liveness window (`admin.liveness_window_secs`): every poll loop must have beaten within it (a long
+/// poll takes at most 5 s plus the request timeout, and backoff is capped at 30 s).
 pub const LOOP_FRESHNESS: Duration = Duration::from_secs(120);
+
+/// A check of a part that can die on its own: `Some(reason)` when it is dead. Called with the liveness window.
+pub struct LivenessProbe {
+    name: &'static str,
+    check: Box<dyn Fn(Duration) -> Option<String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for LivenessProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LivenessProbe({})", self.name)
+    }
+}
 
 /// Shared health state.
 #[derive(Debug, Default)]
@@ -32,7 +49,10 @@ pub struct Health {
     came_back: Notify,
     auth_error: Mutex<Option<String>>,
     outbox_full: Mutex<Option<String>>,
-    loops: Mutex<BTreeMap<String, u64>>,
+    loops: Mutex<BTreeMap<String, Instant>>,
+    probes: Mutex<Vec<LivenessProbe>>,
+    /// Liveness window; zero means [`LOOP_FRESHNESS`].
+    window: Duration,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -51,9 +71,20 @@ pub struct HealthReport {
 }
 
 impl Health {
-    /// Health state that also drives the `conductor_server_up` gauge.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics: Some(metrics), ..Self::default() }
+    /// Health state that also drives the `conductor_server_up` gauge; a poll loop that has not beaten within
+    /// `window` fails liveness.
+    pub fn new(metrics: Arc<Metrics>, window: Duration) -> Self {
+        Self { metrics: Some(metrics), window, ..Self::default() }
+    }
+
+    fn window(&self) -> Duration {
+        if self.window.is_zero() { LOOP_FRESHNESS } else { self.window }
+    }
+
+    /// Adds a check of a part that can die on its own to liveness.
+    pub fn add_probe(&self, name: &'static str, check: impl Fn(Duration) -> Option<String> + Send + Sync + 'static) {
+        let probe = LivenessProbe { name, check: Box::new(check) };
+        self.probes.lock().unwrap_or_else(PoisonError::into_inner).push(probe);
     }
 
     /// A call to the server succeeded.
@@ -103,9 +134,22 @@ impl Health {
     pub fn loop_beat(&self, name: &str) {
         let mut loops = self.loops.lock().unwrap_or_else(PoisonError::into_inner);
         match loops.get_mut(name) {
-            Some(at) => *at = epoch_ms(),
+            Some(at) => *at = Instant::now(),
             None => {
-                loops.insert(name.to_owned(), epoch_ms());
+                loops.insert(name.to_owned(), Instant::now());
+            }
+        }
+    }
+
+    /// Waits for `waited` (a free slot, room in the outbox) while beating for the poll loop `name` a few times per
+    /// window: waiting for room is progress. A loop that is not scheduled at all (a stuck runtime) stops beating.
+    pub async fn beating<F: Future>(&self, name: &str, waited: F) -> F::Output {
+        let mut waited = std::pin::pin!(waited);
+        let mut beat = tokio::time::interval(self.window() / 4);
+        loop {
+            tokio::select! {
+                out = &mut waited => return out,
+                _ = beat.tick() => self.loop_beat(name),
             }
         }
     }
@@ -115,16 +159,19 @@ impl Health {
         self.loops.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
     }
 
-    /// Liveness: every running poll loop turned recently.
+    /// Liveness: every running poll loop beat within the window, and every probe passes.
     pub fn liveness(&self) -> HealthReport {
-        let now = epoch_ms();
+        let window = self.window();
         let loops = self.loops.lock().unwrap_or_else(PoisonError::into_inner);
-        let reasons: Vec<String> = loops
+        let mut reasons: Vec<String> = loops
             .iter()
-            .filter(|(_, at)| now.saturating_sub(**at) > LOOP_FRESHNESS.as_millis() as u64)
-            .map(|(name, at)| format!("poll loop {name} has not turned for {} s", now.saturating_sub(*at) / 1000))
+            .filter(|(_, at)| at.elapsed() > window)
+            .map(|(name, at)| format!("poll loop {name} has not turned for {} s", at.elapsed().as_secs()))
             .collect();
-        HealthReport { ok: reasons.is_empty(), reasons, server_last_ok_ms_ago: self.server_ok_ago(now) }
+        drop(loops);
+        let probes = self.probes.lock().unwrap_or_else(PoisonError::into_inner);
+        reasons.extend(probes.iter().filter_map(|probe| (probe.check)(window)));
+        HealthReport { ok: reasons.is_empty(), reasons, server_last_ok_ms_ago: self.server_ok_ago(epoch_ms()) }
     }
 
     /// Readiness: the server answered recently.
@@ -192,15 +239,31 @@ mod tests {
         assert!(health.readiness().ok);
     }
 
-    #[test]
-    fn live_while_loops_turn() {
-        let health = Health::default();
+    #[tokio::test(start_paused = true)]
+    async fn live_while_loops_turn_or_wait_for_room_and_probes_pass() {
+        let health = Arc::new(Health::default());
         health.loop_beat("HTTP_POLL");
+        health.loop_beat("stuck");
         assert!(health.liveness().ok);
-        health.loops.lock().unwrap().insert("stuck".into(), epoch_ms() - 10 * LOOP_FRESHNESS.as_millis() as u64);
+        // One loop waits for a slot for three windows, the other is never scheduled again.
+        let waiting = tokio::spawn({
+            let health = health.clone();
+            async move { health.beating("HTTP_POLL", tokio::time::sleep(3 * LOOP_FRESHNESS)).await }
+        });
+        tokio::time::sleep(2 * LOOP_FRESHNESS).await;
         let report = health.liveness();
-        assert!(!report.ok && report.reasons[0].contains("stuck"), "{report:?}");
+        assert_eq!(report.reasons.len(), 1, "{report:?}");
+        assert!(report.reasons[0].contains("poll loop stuck has not turned"), "{report:?}");
         health.loop_ended("stuck");
+        assert!(health.liveness().ok, "a loop waiting for room is live");
+        waiting.await.unwrap();
+        let dead = Arc::new(AtomicBool::new(false));
+        health.add_probe("evaluator", {
+            let dead = dead.clone();
+            move |_| dead.load(Ordering::Relaxed).then(|| "no evaluator process".to_owned())
+        });
         assert!(health.liveness().ok);
+        dead.store(true, Ordering::Relaxed);
+        assert_eq!(health.liveness().reasons, ["no evaluator process"]);
     }
 }

@@ -22,7 +22,8 @@
 //! - [`metrics`]: every metric family and the closed sets of label values ([`closed_set`] declares them).
 //! - [`redact`]: secrets out of printed URLs.
 //! - `test_support` (tests only): the in-memory Conductor and target, and the loop harness.
-//! - [`app`]: wiring; [`admin`]: `/healthz` and `/readyz`; [`shutdown`]: signals; [`eval`]: the `eval` command.
+//! - [`app`]: wiring; [`admin`]: `/healthz` and `/readyz`; [`shutdown`]: signals; [`eval`]: the `eval` command;
+//!   [`tasks_cmd`]: the `tasks` command.
 //!
 //! Glossary:
 //! - *task*: what Conductor hands out; one `taskId`, delivered once per poll or callback.
@@ -49,6 +50,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod redact;
 pub mod shutdown;
+pub mod tasks_cmd;
 #[cfg(test)]
 pub mod test_support;
 pub mod worker;

@@ -58,6 +58,11 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Tasks(args)) => {
+            let code =
+                runtime.block_on(conductor_http_worker::tasks_cmd::run(&args, &loaded.config, &mut std::io::stdout()));
+            ExitCode::from(code as u8)
+        }
         Some(Command::Eval(args)) => {
             let code = runtime.block_on(eval::run(&args, &loaded.config, &mut std::io::stdout()));
             ExitCode::from(code as u8)

@@ -179,6 +179,8 @@ struct Inner {
     trusted: Mutex<HashSet<Arc<str>>>,
     /// Sources known to parse.
     compiled: Mutex<HashSet<Arc<str>>>,
+    /// Whether processes can be started (`None`: no processes, [`ConditionEvaluator::native_only`]).
+    pool: Option<Arc<process::PoolHealth>>,
 }
 
 impl std::fmt::Debug for process::Job {
@@ -196,14 +198,16 @@ impl ConditionEvaluator {
                 format!("the evaluator program {} does not exist", options.program.display()),
             ));
         }
+        let pool = Arc::new(process::PoolHealth::default());
         let process_options = Arc::new(process::ProcessOptions {
             program: options.program,
             args: process::child::ChildArgs { limits: options.limits, memory_bytes: options.memory_bytes },
             metrics: options.metrics,
+            pool: pool.clone(),
         });
         let main = process::start_lane(EvaluatorLane::Main, options.processes, process_options.clone());
         let probation = process::start_lane(EvaluatorLane::Probation, 1, process_options);
-        let inner = Inner { main, probation, trusted: Mutex::default(), compiled: Mutex::default() };
+        let inner = Inner { main, probation, trusted: Mutex::default(), compiled: Mutex::default(), pool: Some(pool) };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -211,9 +215,20 @@ impl ConditionEvaluator {
     /// [`ConditionError::Unavailable`] (for loop tests, which run under a paused clock).
     pub fn native_only() -> Self {
         let closed = || async_channel::bounded::<process::Job>(1).0;
-        let inner =
-            Inner { main: closed(), probation: closed(), trusted: Mutex::default(), compiled: Mutex::default() };
+        let inner = Inner {
+            main: closed(),
+            probation: closed(),
+            trusted: Mutex::default(),
+            compiled: Mutex::default(),
+            pool: None,
+        };
         Self { inner: Arc::new(inner) }
+    }
+
+    /// Why the evaluator is dead, if no process has been running and every start has failed for longer than
+    /// `window` (for liveness: a restart may help, as when the process table or file descriptors ran out).
+    pub fn dead_for(&self, window: Duration) -> Option<String> {
+        self.inner.pool.as_ref().and_then(|pool| pool.dead_for(window))
     }
 
     /// Checks that the condition parses (the native subset parses by construction), so that a syntax error fails

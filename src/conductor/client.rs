@@ -54,6 +54,11 @@ pub struct HttpConductor {
 
 impl HttpConductor {
     /// `GET /tasks/{taskId}` as JSON; `None` when the server does not know the task.
+    /// `GET /tasks/{taskId}`: the whole task as the server stores it, `None` when it does not know the task.
+    pub async fn task(&self, task_id: &str) -> Result<Option<serde_json::Value>, ClientError> {
+        self.get_task(task_id).await
+    }
+
     async fn get_task(&self, task_id: &str) -> Result<Option<serde_json::Value>, ClientError> {
         let url = self.url(&["tasks", task_id]);
         match self.call(Method::GET, "/tasks/{taskId}", &url, self.request_timeout, |builder| builder).await {
@@ -168,6 +173,17 @@ impl ConductorApi for HttpConductor {
         .map(drop)
     }
 
+    async fn add_task_log(&self, task_id: &str, line: &str) -> Result<(), ClientError> {
+        let url = self.url(&["tasks", task_id, "log"]);
+        // The server reads the body as a plain string: JSON would keep its quotes.
+        let body = Bytes::from(line.to_owned());
+        self.call(Method::POST, "/tasks/{taskId}/log", &url, self.request_timeout, move |request| {
+            request.header(CONTENT_TYPE, "text/plain; charset=utf-8").body(body.clone())
+        })
+        .await
+        .map(drop)
+    }
+
     async fn task_status(&self, task_id: &str) -> Result<Option<String>, ClientError> {
         let task = self.get_task(task_id).await?;
         Ok(task.as_ref().and_then(|t| t.get("status")).and_then(|s| s.as_str()).map(str::to_owned))
@@ -216,7 +232,7 @@ mod tests {
         let base = Url::parse(&format!("http://{}/api", listener.local_addr().unwrap())).unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await });
         let metrics = Arc::new(Metrics::register(&mut Registry::default(), Vec::new()));
-        let health = Arc::new(Health::new(metrics.clone()));
+        let health = Arc::new(Health::new(metrics.clone(), crate::health::LOOP_FRESHNESS));
         let token = TokenCache::new(None, Duration::from_secs(60));
         let conductor = HttpConductor::new(Client::new(), base, Duration::from_millis(200), token, metrics, health);
         let request = PollRequest { task_type: "t", domain: None, worker_id: "me", count: 1, timeout: Duration::ZERO };

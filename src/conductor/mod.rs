@@ -168,6 +168,9 @@ pub trait ConductorApi: Send + Sync + 'static {
     fn task_output(&self, task_id: &str)
     -> impl Future<Output = Result<Option<serde_json::Value>, ClientError>> + Send;
 
+    /// `POST /tasks/{taskId}/log`: appends one line to the task's execution log.
+    fn add_task_log(&self, task_id: &str, line: &str) -> impl Future<Output = Result<(), ClientError>> + Send;
+
     /// `GET /tasks/queue/size`: tasks waiting in a queue.
     fn queue_size(
         &self,

@@ -23,6 +23,8 @@ pub struct AdminConfig {
     pub control_token: Option<ControlToken>,
     /// How often each task type's queue depth is read for `task_queue_depth`; zero = never.
     pub queue_depth_interval: Duration,
+    /// `/healthz` fails when a poll loop has not beaten for this long.
+    pub liveness_window: Duration,
 }
 
 /// Where the control endpoint's bearer token comes from.
@@ -128,6 +130,10 @@ pub struct PollingConfig {
     pub jitter_ratio: f64,
     /// How long an `asyncComplete` task is parked between re-deliveries while it waits to be completed.
     pub async_complete_recheck: Duration,
+    /// First polls of a held task written to its execution log as they happen.
+    pub log_first_polls: u32,
+    /// After those, at most one live line per this long (zero: none).
+    pub log_interval: Duration,
 }
 
 /// The JavaScript evaluator.

@@ -63,6 +63,7 @@ impl Resolver {
             }
         };
         let depth_secs = self.global(&QUEUE_DEPTH_INTERVAL_SECS, None);
+        let liveness_secs = self.global(&LIVENESS_WINDOW_SECS, None);
         let log_format = match self.global(&LOG_FORMAT, cli.log_format.as_deref()).as_str() {
             "json" => LogFormat::Json,
             _ => LogFormat::Pretty,
@@ -90,6 +91,7 @@ impl Resolver {
                 control_addr: control.0.filter(|_| control_token.is_some()),
                 control_token,
                 queue_depth_interval: Duration::from_secs(depth_secs),
+                liveness_window: Duration::from_secs(liveness_secs),
             },
             log_format,
             limits,
@@ -211,8 +213,12 @@ impl Resolver {
         );
         let jitter_ratio = self.global(&JITTER_RATIO, None);
         let recheck_secs = self.global(&ASYNC_COMPLETE_RECHECK_SECS, None);
+        let log_first_polls = self.global(&LOG_FIRST_POLLS, None);
+        let log_interval_secs = self.global(&LOG_INTERVAL_SECS, None);
         PollingConfig {
             async_complete_recheck: Duration::from_secs(recheck_secs),
+            log_first_polls,
+            log_interval: Duration::from_secs(log_interval_secs),
             max_delay: Duration::from_secs(max_delay_secs),
             min_interval: Duration::from_millis(min_interval_ms),
             jitter_ratio,

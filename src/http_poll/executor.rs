@@ -84,6 +84,8 @@ pub struct Delivery {
     pub span: SpanSlot,
     /// Whether the server still has the task IN_PROGRESS (checked between polls).
     pub server: Arc<dyn ServerView>,
+    /// Where a held poll's progress goes (the listing, the execution log).
+    pub progress: Arc<dyn super::progress::Progress>,
     /// The worker extends the task's lease while it runs ([`crate::worker::lease`]): a request may outlast the
     /// response timeout, and a hold need not fit into it.
     pub leased: bool,
@@ -106,6 +108,11 @@ impl Executor {
     /// An executor over a shared target client (the daemon's is [`super::request::HttpInvoker`]) and evaluator.
     pub fn new(target: Arc<dyn Target>, conditions: ConditionEvaluator, settings: ExecutorSettings) -> Self {
         Self { target, conditions, settings }
+    }
+
+    /// The condition evaluator (its health is part of the worker's liveness).
+    pub fn conditions(&self) -> &ConditionEvaluator {
+        &self.conditions
     }
 
     /// Runs the task until it completes, fails or parks; its output fits `max_output_bytes`. The task's

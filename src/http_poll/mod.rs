@@ -27,6 +27,7 @@ pub mod executor;
 pub mod invoker;
 pub mod location;
 pub mod outcome;
+pub mod progress;
 pub mod request;
 pub mod response;
 pub mod retry;

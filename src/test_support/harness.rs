@@ -53,6 +53,8 @@ pub struct LoopHarness {
     pub outbox: Outbox<FakeConductor>,
     /// Its runtime controls.
     pub control: Arc<dyn Control>,
+    /// Its liveness and readiness.
+    pub health: Arc<Health>,
     outbox_stop: CancellationToken,
     poller: JoinHandle<()>,
     outbox_loop: JoinHandle<()>,
@@ -73,7 +75,7 @@ impl LoopHarness {
     ) -> Self {
         let mut registry = Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry, Vec::new()));
-        let health = Arc::new(Health::new(metrics.clone()));
+        let health = Arc::new(Health::new(metrics.clone(), crate::health::LOOP_FRESHNESS));
         let shutdown = Shutdown::default();
         let retry_window = Duration::from_secs(600);
         let outbox = Outbox::new(api.clone(), health.clone(), retry_window, outbox_max_bytes);
@@ -85,16 +87,17 @@ impl LoopHarness {
             executor,
             reporter: Reporter::new(api.clone(), health.clone(), outbox.clone(), shutdown.abandon.clone()),
             global_slots: Arc::new(Semaphore::new(1024)),
-            health,
+            health: health.clone(),
             shutdown: shutdown.clone(),
             metrics,
             queue_depth_interval: Duration::ZERO,
             retry_window,
+            progress: crate::http_poll::progress::LogPolicy { first_polls: 5, every: Duration::from_secs(60) },
         });
         let worker = Worker::new(config, deps);
         let control: Arc<dyn Control> = worker.clone();
         let poller = tokio::spawn(worker.run());
-        Self { api, target, shutdown, registry, outbox, control, outbox_stop, poller, outbox_loop }
+        Self { api, target, shutdown, registry, outbox, control, health, outbox_stop, poller, outbox_loop }
     }
 
     /// Lets the loop run until `done` holds (checked every 10 ms of the test clock); false after `limit`.

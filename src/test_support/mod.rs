@@ -66,6 +66,8 @@ pub struct FakeConductor {
     pub lease_extensions: Mutex<Vec<(String, Instant)>>,
     /// Lease extensions fail (transport error) while set.
     pub fail_leases: std::sync::atomic::AtomicBool,
+    /// Execution log lines received, with their task id and when.
+    pub task_logs: Mutex<Vec<(String, String, Instant)>>,
 }
 
 impl FakeConductor {
@@ -174,6 +176,11 @@ impl ConductorApi for FakeConductor {
         if self.fail_leases.load(Ordering::SeqCst) {
             return Err(ClientError::Transport("connection refused".into()));
         }
+        Ok(())
+    }
+
+    async fn add_task_log(&self, task_id: &str, line: &str) -> Result<(), ClientError> {
+        self.task_logs.lock().unwrap().push((task_id.to_owned(), line.to_owned(), Instant::now()));
         Ok(())
     }
 

@@ -18,7 +18,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::WorkerDeps;
+use super::board::{Board, HeldTask};
 use super::lease;
+use super::progress::LiveProgress;
 use super::reporter::ReportOutcome;
 use super::resume;
 use super::slots::Slot;
@@ -26,6 +28,7 @@ use crate::clock::epoch_ms;
 use crate::conductor::{ConductorApi, EncodedResult, LeaseExtension, PolledTask, Task};
 use crate::config::TaskTypeConfig;
 use crate::http_poll::outcome::ExecLog;
+use crate::http_poll::progress::Progress;
 use crate::http_poll::server_view::{Checking, ServerState, ServerView};
 use crate::http_poll::termination::FailureKind;
 use crate::http_poll::{Delivery, Outcome, OutcomeKind};
@@ -43,6 +46,10 @@ pub struct Dispatch<C> {
     warned_unprotected: AtomicBool,
     /// The server's view of held tasks, for the executor.
     server: Arc<dyn ServerView>,
+    /// The tasks running or holding here, for the listing.
+    board: Arc<Board>,
+    /// Where held polls report their progress.
+    progress: Arc<dyn Progress>,
     deps: Arc<WorkerDeps<C>>,
 }
 
@@ -66,7 +73,15 @@ impl<C: ConductorApi> Dispatch<C> {
     pub(super) fn new(config: TaskTypeConfig, metrics: TaskMetrics, deps: Arc<WorkerDeps<C>>) -> Self {
         let type_name = Arc::from(config.name.as_str());
         let server: Arc<dyn ServerView> = Arc::new(TaskStatusView(deps.api.clone()));
-        Self { config, metrics, type_name, warned_unprotected: AtomicBool::new(false), server, deps }
+        let board = Arc::new(Board::default());
+        let progress: Arc<dyn Progress> = Arc::new(LiveProgress::new(board.clone(), deps.api.clone(), deps.progress));
+        let warned_unprotected = AtomicBool::new(false);
+        Self { config, metrics, type_name, warned_unprotected, server, board, progress, deps }
+    }
+
+    /// The tasks running or holding here now, oldest first.
+    pub fn held(&self) -> Vec<HeldTask> {
+        self.board.list(epoch_ms())
     }
 
     /// Starts the execution of one delivered task on the shutdown tracker: with a slot (and while polling), it
@@ -125,9 +140,15 @@ impl<C: ConductorApi> Dispatch<C> {
             task_type: self.type_name.clone(),
             span: SpanSlot::new(task_span(&self.config.name, &task.task_id, &task.workflow_instance_id)),
             server: self.server.clone(),
+            progress: self.progress.clone(),
             leased: lease::interval(task.response_timeout_secs()).is_some(),
         };
-        in_slot(self.execute_and_report(task, &delivery), &delivery.span).await
+        let received_ms = epoch_ms().saturating_sub(received_at.elapsed().as_millis() as u64);
+        let (task_id, type_name) = (task.task_id.clone(), &self.config.name);
+        self.board.add(&task_id, &task.workflow_instance_id, type_name, received_ms);
+        let next = in_slot(self.execute_and_report(task, &delivery), &delivery.span).await;
+        self.board.remove(&task_id);
+        next
     }
 
     /// [`Self::execute_one`] inside the task's span.

@@ -15,12 +15,14 @@
 //! resumes from the stored one ([`resume`]).
 
 pub mod backoff;
+pub mod board;
 pub mod dispatch;
 pub mod lease;
 #[cfg(test)]
 mod loop_tests;
 pub mod outbox;
 mod poller;
+mod progress;
 pub mod reporter;
 mod resume;
 pub mod slots;
@@ -36,8 +38,10 @@ use crate::conductor::ConductorApi;
 use crate::config::TaskTypeConfig;
 use crate::health::Health;
 use crate::http_poll::Executor;
+use crate::http_poll::progress::LogPolicy;
 use crate::metrics::{Metrics, TaskMetrics};
 use crate::shutdown::Shutdown;
+use board::HeldTask;
 use dispatch::Dispatch;
 use reporter::Reporter;
 use slots::Slots;
@@ -63,6 +67,8 @@ pub struct WorkerDeps<C> {
     pub queue_depth_interval: Duration,
     /// How long a failed update is retried when the task has no deadline on the server.
     pub retry_window: Duration,
+    /// How often held polls write to their execution log as they happen.
+    pub progress: LogPolicy,
 }
 
 /// Runtime controls of one task type, independent of the server client type (for the admin endpoint).
@@ -79,6 +85,8 @@ pub trait Control: Send + Sync {
     fn slots_used(&self) -> usize;
     /// Changes the number of slots.
     fn set_concurrency(&self, concurrency: usize);
+    /// The tasks running or holding here now, oldest first.
+    fn held(&self) -> Vec<HeldTask>;
 }
 
 /// The worker for one task type.
@@ -113,6 +121,9 @@ impl<C: ConductorApi> Control for Worker<C> {
     fn set_concurrency(&self, concurrency: usize) {
         self.slots.resize(concurrency);
         tracing::info!(task_type = %self.config.name, concurrency, "Concurrency changed.");
+    }
+    fn held(&self) -> Vec<HeldTask> {
+        self.dispatch.held()
     }
 }
 

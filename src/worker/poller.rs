@@ -7,7 +7,8 @@
 //!   poll comes back short.
 //!
 //! Errors back off with decorrelated jitter (100 ms to 30 s); the loop only ends at shutdown, and never drops
-//! an in-flight poll (the server acks tasks when it hands them out).
+//! an in-flight poll (the server acks tasks when it hands them out). It beats the liveness heartbeat at every turn
+//! and while it waits for a slot or for room in the outbox.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +45,7 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
         if outbox.is_full() {
             // Undelivered results are bounded in bytes: no new work until the server takes some of them.
             tokio::select! {
-                () = outbox.wait_for_room() => {}
+                () = deps.health.beating(&config.name, outbox.wait_for_room()) => {}
                 () = tokio::time::sleep(PAUSED_RECHECK) => continue,
                 () = stop.cancelled() => break,
             }
@@ -54,7 +55,7 @@ pub(super) async fn run<C: ConductorApi>(worker: &Arc<Worker<C>>) {
             None => {
                 worker.metrics.queue_full();
                 tokio::select! {
-                    slot = worker.slots.acquire() => slot,
+                    slot = deps.health.beating(&config.name, worker.slots.acquire()) => slot,
                     () = stop.cancelled() => break,
                 }
             }

@@ -20,10 +20,12 @@ mod instance;
 mod protocol;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 pub(super) use protocol::{JobKind, encode_job};
 
@@ -57,6 +59,39 @@ pub(super) struct ProcessOptions {
     pub args: ChildArgs,
     /// Kill and respawn counters.
     pub metrics: Option<EvaluatorMetrics>,
+    /// Whether processes can be started, for liveness.
+    pub pool: Arc<PoolHealth>,
+}
+
+/// Whether the pool's processes can be started: how many run, and since when every start has failed.
+#[derive(Debug, Default)]
+pub struct PoolHealth {
+    running: AtomicUsize,
+    failing_since: Mutex<Option<Instant>>,
+}
+
+impl PoolHealth {
+    /// Why the pool is dead, if no process runs and every start has failed for longer than `window`.
+    pub fn dead_for(&self, window: Duration) -> Option<String> {
+        let since = *self.failing_since.lock().unwrap_or_else(PoisonError::into_inner);
+        let failing = since.map(|since| since.elapsed()).filter(|failing| *failing > window)?;
+        (self.running.load(Ordering::Relaxed) == 0).then(|| {
+            format!("no condition evaluator process could be started for {} s (see the log)", failing.as_secs())
+        })
+    }
+
+    fn started(&self) {
+        self.running.fetch_add(1, Ordering::Relaxed);
+        *self.failing_since.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn stopped(&self) {
+        self.running.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn start_failed(&self) {
+        self.failing_since.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert_with(Instant::now);
+    }
 }
 
 /// Starts `processes` supervised processes serving one lane; returns the lane's queue. They stop (killing their
@@ -84,6 +119,7 @@ async fn supervise(lane: EvaluatorLane, jobs: async_channel::Receiver<Job>, opti
         let mut process = match Process::spawn(&options) {
             Ok(process) => process,
             Err(error) => {
+                options.pool.start_failed();
                 tracing::error!(lane = lane.label(), error = %error, program = %options.program.display(),
                     "Could not start a condition evaluator process; conditions waiting for it fail.");
                 // Nobody should wait for a process that cannot start: fail what is queued now.
@@ -100,11 +136,13 @@ async fn supervise(lane: EvaluatorLane, jobs: async_channel::Receiver<Job>, opti
             }
         };
         backoff = SPAWN_BACKOFF;
+        options.pool.started();
         if let Some(metrics) = &options.metrics {
             metrics.process_started(lane);
         }
         let replaced = process.serve(&jobs, &mut carried, &options).await;
         process.stop().await;
+        options.pool.stopped();
         if let Some(metrics) = &options.metrics {
             metrics.process_stopped(lane);
         }

@@ -66,6 +66,14 @@ pub const CONTROL_TOKEN_FILE: Entry<String> =
 pub const QUEUE_DEPTH_INTERVAL_SECS: Entry<u64> =
     Entry::new("admin.queue_depth_interval_secs", || 15, Unit::Secs, "how often queue depths are read; 0 = never")
         .check(|v| *v <= 3600, "must be at most 3600 (0 = off)");
+/// `admin.liveness_window_secs`.
+pub const LIVENESS_WINDOW_SECS: Entry<u64> = Entry::new(
+    "admin.liveness_window_secs",
+    || 120,
+    Unit::Secs,
+    "/healthz fails when a poll loop has not turned (or waited for room) for this long",
+)
+.check(|v| (5..=3600).contains(v), "must be from 5 to 3600");
 
 // [log]
 /// `log.format`.

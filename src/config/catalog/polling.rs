@@ -23,6 +23,22 @@ pub const ASYNC_COMPLETE_RECHECK_SECS: Entry<u64> = Entry::new(
     "callback of an asyncComplete task waiting to be completed through the task API",
 )
 .check(|v| (1..=86_400).contains(v), "must be from 1 to 86400");
+/// `polling.log_first_polls`.
+pub const LOG_FIRST_POLLS: Entry<u32> = Entry::new(
+    "polling.log_first_polls",
+    || 5,
+    Unit::Count,
+    "first polls of a held task written to its execution log as they happen",
+)
+.check(|v| *v <= 10_000, "must be at most 10000");
+/// `polling.log_interval_secs`.
+pub const LOG_INTERVAL_SECS: Entry<u64> = Entry::new(
+    "polling.log_interval_secs",
+    || 60,
+    Unit::Secs,
+    "after those, at most one execution log line per this long while the task holds; 0 = none",
+)
+.check(|v| *v <= 86_400, "must be at most 86400");
 /// `polling.jitter_ratio`.
 pub const JITTER_RATIO: Entry<f64> =
     Entry::new("polling.jitter_ratio", || 0.0, Unit::Ratio, "random spread of each wait, plus or minus")

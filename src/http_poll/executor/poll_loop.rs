@@ -23,6 +23,7 @@ use crate::condition::dollar::{Dollar, PollView};
 use crate::conductor::Task;
 use crate::http_poll::location;
 use crate::http_poll::outcome::{ExecLog, Outcome, OutcomeKind};
+use crate::http_poll::progress::PollProgress;
 use crate::http_poll::request::describe_target;
 use crate::http_poll::response::HttpResponse;
 use crate::http_poll::retry_after;
@@ -226,11 +227,26 @@ impl Executor {
                     return Outcome { kind: OutcomeKind::Failed { reason, kind }, output, logs };
                 }
                 Decision::PollAgain => {
+                    let verdict = match exchange.observation {
+                        Observation::Accepted(_) => "terminationCondition false",
+                        _ => "polling again",
+                    };
                     if matches!(exchange.observation, Observation::Accepted(_)) {
                         line.push_str("; terminationCondition false");
                     }
                     line.push_str(&format!("; next poll in {:.3} s.", delay.as_secs_f64()));
-                    logs.push(line);
+                    let progress = PollProgress {
+                        poll: state.polls_made,
+                        status: exchange.response.as_ref().map(|r| r.status),
+                        verdict,
+                        next_poll_in: delay,
+                        holds: delay < delivery.park_threshold,
+                        line: &line,
+                    };
+                    // A line sent to the execution log now need not go with the next update.
+                    if !delivery.progress.polled(&delivery.task_id, &progress) {
+                        logs.push(line);
+                    }
                     if let Some(response) = &exchange.response {
                         last_response = Some(response.to_raw());
                     }

@@ -72,7 +72,9 @@ async fn a_202_location_moves_the_polls_there() {
     assert_eq!(target.requests_to("/jobs/7").len(), 3, "then polled at the Location");
     let result = &api.results_for("p")[0];
     assert_eq!(result["outputData"]["response"]["body"]["status"], "COMPLETED", "{result}");
-    assert!(result["logs"].to_string().contains("from now on (pollLocation)"), "{result}");
+    // The invoke's line went to the execution log while the task held (the first polls are logged live).
+    let live = api.task_logs.lock().unwrap().clone();
+    assert!(live.iter().any(|(id, line, _)| id == "p" && line.contains("from now on (pollLocation)")), "{live:?}");
 }
 
 /// A parked task resumes polling the Location it was handed, not the invoke's uri.
@@ -152,4 +154,40 @@ async fn a_cancelled_poll_sends_its_cancel_request_once() {
         let logs = api.results_for("p")[0]["logs"].to_string();
         assert_eq!(logs.contains("cancelRequest: POST"), cancels == 1, "{status}: {logs}");
     }
+}
+
+/// A held poll's first polls go to its execution log as they happen, then one line a minute; the rest go with the
+/// final update, and no line goes twice. The listing shows the task holding meanwhile.
+#[tokio::test(start_paused = true)]
+async fn held_polls_show_their_progress_live_and_in_the_listing() {
+    let (api, target) = setup([task("p", polling("/job", 5))]);
+    let running = (200, r#"{"status":"RUNNING"}"#);
+    let mut answers = vec![running; 19];
+    answers.push((200, r#"{"status":"COMPLETED"}"#));
+    target.route("/job", Duration::from_millis(10), &answers);
+    let harness = LoopHarness::start(task_type(1), api.clone(), target.clone());
+
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let listed = harness.control.held();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].task_id.as_str(), listed[0].state, listed[0].polls), ("p", "holding", 3));
+    assert_eq!(listed[0].last_status, Some(200));
+
+    assert!(harness.run_until(5 * MINUTE, |h| completed(&h.api) == 1).await);
+    assert!(harness.control.held().is_empty(), "a reported task leaves the listing");
+    assert!(harness.stop(Duration::from_secs(5)).await);
+    let live: Vec<String> = api.task_logs.lock().unwrap().iter().map(|(_, line, _)| line.clone()).collect();
+    let polls_of = |lines: &[String]| -> Vec<u32> {
+        lines.iter().filter_map(|l| l.strip_prefix("poll ")?.split(':').next()?.parse().ok()).collect()
+    };
+    // Polls 1-5 at 0-20 s, then the first poll a minute after poll 5's line (poll 17, at 80 s).
+    assert_eq!(polls_of(&live), [1, 2, 3, 4, 5, 17], "{live:#?}");
+    let result = &api.results_for("p")[0];
+    let logged: Vec<String> = result["logs"]
+        .as_array()
+        .map(|lines| lines.iter().filter_map(|l| l["log"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let final_polls = polls_of(&logged);
+    assert!(final_polls.contains(&20) && final_polls.contains(&16), "{logged:#?}");
+    assert!(polls_of(&live).iter().all(|p| !final_polls.contains(p)), "no line twice: {logged:#?}");
 }

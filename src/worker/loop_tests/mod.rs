@@ -323,3 +323,22 @@ async fn poll_errors_back_off_and_the_loop_recovers() {
     let gaps: Vec<_> = polls.windows(2).take(5).map(|pair| pair[1].at - pair[0].at).collect();
     assert!(gaps.iter().all(|gap| *gap >= Duration::from_millis(100)), "failed polls back off: {gaps:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_whose_slots_are_all_held_stays_live() {
+    let mut input = single_call("/ten-minutes");
+    input["http_request"]["readTimeOut"] = json!(900_000);
+    let (api, target) = setup((0..2).map(|i| task(&format!("t{i}"), input.clone())));
+    target.route("/ten-minutes", 10 * MINUTE, &[(200, r#"{"ok":true}"#)]);
+    let harness = LoopHarness::start(task_type(2), api.clone(), target.clone());
+    let window = crate::health::LOOP_FRESHNESS;
+    // Both slots stay busy for more than twice the liveness window: the poll loop waits for a slot all along.
+    tokio::time::sleep(2 * window + MINUTE).await;
+    assert_eq!(target.requests_to("/ten-minutes").len(), 2);
+    assert!(completed(&api) == 0, "still running");
+    let report = harness.health.liveness();
+    assert!(report.ok, "a saturated worker is live: {report:?}");
+    assert!(harness.metrics_text().contains("task_execution_queue_full_total{taskType=\"HTTP_POLL\"} 1"));
+    assert!(harness.run_until(10 * MINUTE, |h| completed(&h.api) == 2).await);
+    assert!(harness.stop(Duration::from_secs(5)).await);
+}
