@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use conductor_http_worker::app::{self, RunEnd};
 use conductor_http_worker::cli::{Cli, Command};
 use conductor_http_worker::condition::process::child;
@@ -25,6 +25,28 @@ fn main() -> ExitCode {
         };
     }
     let cli = Cli::parse();
+    // What needs no configuration.
+    match &cli.command {
+        Some(Command::CheckConfig { print_defaults: true, .. }) => {
+            print!("{}", conductor_http_worker::cli::DEFAULT_CONFIG);
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "conductor-http-worker", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     let loaded = match load_config(&cli) {
         Ok(loaded) => loaded,
         Err(message) => {
@@ -40,7 +62,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Some(Command::CheckConfig { skip_files }) => {
+        Some(Command::Completions { .. } | Command::Man) => ExitCode::SUCCESS,
+        Some(Command::CheckConfig { skip_files, .. }) => {
             // Reads what the configuration names (secret files, certificates), as the daemon does at start.
             let metrics = conductor_http_worker::metrics::CredentialMetrics::detached();
             let built = match skip_files {

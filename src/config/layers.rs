@@ -97,28 +97,59 @@ pub struct EnvLayer {
     /// Normalized name → (name as given, value).
     vars: BTreeMap<String, (String, String)>,
     used: BTreeSet<String>,
+    /// Spellings of one name set with different values, and which one won (for a warning).
+    pub collisions: Vec<String>,
 }
 
 impl EnvLayer {
-    /// Keeps the variables that start with `CONDUCTOR` (any case); the rest are not ours.
+    /// Keeps the variables that start with `CONDUCTOR` (any case); the rest are not ours. When two spellings of
+    /// one name are set (`CONDUCTOR_WORKER_X_DOMAIN` and `conductor.worker.x.domain`), the one already in the
+    /// normalized form wins, else the first in byte order: never the environment's order.
     pub fn new(env: &HashMap<String, String>) -> Self {
-        let vars = env
-            .iter()
-            .filter(|(name, _)| name.to_ascii_uppercase().starts_with("CONDUCTOR"))
-            .map(|(name, value)| (normalize(name), (name.clone(), value.clone())))
-            .collect();
-        Self { vars, used: BTreeSet::new() }
+        let mut ours: Vec<(&String, &String)> =
+            env.iter().filter(|(name, _)| name.to_ascii_uppercase().starts_with("CONDUCTOR")).collect();
+        ours.sort_by_key(|(name, _)| (normalize(name) != **name, (*name).clone()));
+        let mut vars: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut collisions = Vec::new();
+        for (name, value) in ours {
+            match vars.get(&normalize(name)) {
+                Some((winner, kept)) if kept != value => collisions.push(format!(
+                    "environment variables {winner} and {name} name the same setting with different values; \
+                     {winner} wins (the spelling in capitals with underscores first)"
+                )),
+                Some(_) => {}
+                None => {
+                    vars.insert(normalize(name), (name.clone(), value.clone()));
+                }
+            }
+        }
+        Self { vars, used: BTreeSet::new(), collisions }
     }
 
-    /// The first of `names` (already normalized) that is set: (name as given, value).
+    /// The first of `names` (already normalized) that is set: (name as given, value). When a later spelling of
+    /// the same level is set too (an alias such as `_THREAD_COUNT` for `_CONCURRENCY`, or the SDK's name and
+    /// ours), with another value, the first still wins and `collisions` says so; a task type's own variable
+    /// winning over `CONDUCTOR_WORKER_ALL_*` is the documented precedence, not a collision.
     pub fn get(&mut self, names: &[String]) -> Option<(String, String)> {
-        names.iter().find_map(|name| {
-            let found = self.vars.get(name).cloned();
-            if found.is_some() {
-                self.used.insert(name.clone());
+        let set: Vec<&String> = names.iter().filter(|name| self.vars.contains_key(*name)).collect();
+        let first = set.first()?;
+        let found = self.vars.get(*first).cloned();
+        let general = |name: &str| name.starts_with("CONDUCTOR_WORKER_ALL_");
+        for other in set[1..].iter().filter(|other| general(other) == general(first)) {
+            let (other_name, other_value) = &self.vars[*other];
+            if found.as_ref().is_some_and(|(_, value)| value != other_value) {
+                let winner = found.as_ref().map(|(name, _)| name.as_str()).unwrap_or_default();
+                self.collisions.push(format!(
+                    "environment variables {winner} and {other_name} set the same setting to different values; \
+                     {winner} wins (order: {})",
+                    names.join(" > ")
+                ));
             }
-            found
-        })
+        }
+        for name in set {
+            self.used.insert(name.clone());
+        }
+        found
     }
 
     /// `CONDUCTOR_WORKER_*` and `CONDUCTOR_HTTP_WORKER_*` variables that matched no setting (the file's path,
@@ -171,5 +202,28 @@ mod tests {
         let got = layer.get(&["CONDUCTOR_WORKER_HTTP_POLL_DOMAIN".to_owned()]);
         assert_eq!(got, Some(("conductor.worker.http-poll.domain".to_owned(), "d".to_owned())));
         assert_eq!(layer.unused_worker_vars(), ["CONDUCTOR_WORKER_X_TYPO"]);
+    }
+
+    #[test]
+    fn two_spellings_of_one_setting_resolve_the_same_way_every_time_with_a_warning() {
+        for _ in 0..20 {
+            // A new HashMap each round: its iteration order varies; the winner must not.
+            let env = HashMap::from([
+                ("conductor.worker.a.domain".to_owned(), "lower".to_owned()),
+                ("CONDUCTOR_WORKER_A_DOMAIN".to_owned(), "upper".to_owned()),
+                ("Conductor_Worker_A_Domain".to_owned(), "mixed".to_owned()),
+                ("CONDUCTOR_WORKER_ALL_CONCURRENCY".to_owned(), "4".to_owned()),
+                ("CONDUCTOR_WORKER_ALL_THREAD_COUNT".to_owned(), "8".to_owned()),
+            ]);
+            let mut layer = EnvLayer::new(&env);
+            let domain = layer.get(&["CONDUCTOR_WORKER_A_DOMAIN".to_owned()]);
+            assert_eq!(domain, Some(("CONDUCTOR_WORKER_A_DOMAIN".to_owned(), "upper".to_owned())));
+            let names = ["CONDUCTOR_WORKER_ALL_CONCURRENCY".to_owned(), "CONDUCTOR_WORKER_ALL_THREAD_COUNT".to_owned()];
+            assert_eq!(layer.get(&names).map(|(_, v)| v).as_deref(), Some("4"), "the documented order decides");
+            assert_eq!(layer.collisions.len(), 3, "{:?}", layer.collisions);
+            assert!(layer.collisions.iter().any(|c| c.contains("CONDUCTOR_WORKER_A_DOMAIN wins")));
+            assert!(layer.collisions.iter().any(|c| c.contains("CONDUCTOR_WORKER_ALL_CONCURRENCY wins")));
+            assert!(layer.unused_worker_vars().is_empty(), "both spellings count as used");
+        }
     }
 }

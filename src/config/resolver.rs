@@ -155,6 +155,7 @@ impl Resolver {
         for key in self.toml.unused_keys() {
             self.problems.push(format!("{}: unknown key `{key}`", self.file_name));
         }
+        self.warnings.append(&mut self.env.collisions);
         for name in self.env.unused_worker_vars() {
             self.warnings
                 .push(format!("environment variable {name} matches no setting (or no served task type); ignored"));

@@ -79,6 +79,13 @@ impl Resolver {
         let targets = self.targets(&inputs.env);
         let grace_secs = self.global(&GRACE_SECS, None);
         let task_types = self.task_types(cli, default_worker_id, &limits);
+        if !url.path().trim_end_matches('/').ends_with("/api") {
+            self.warnings.push(format!(
+                "server.url = {}: does not end in /api, where conductor-oss and Orkes serve the API (e.g. \
+                 http://conductor:8080/api); polls will fail if the path is wrong",
+                crate::redact::url_of(&url)
+            ));
+        }
         Config {
             server: ServerConfig {
                 url: api_root(url),

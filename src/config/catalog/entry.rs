@@ -77,6 +77,8 @@ pub trait Listed: Sync {
     fn default_text(&self) -> String;
     /// The extra environment names.
     fn env(&self) -> &'static [&'static str];
+    /// The command-line flag, if any.
+    fn flag(&self) -> Option<&'static str>;
     /// Whether it is a secret.
     fn secret(&self) -> bool;
     /// What it does.
@@ -94,6 +96,9 @@ impl<T: ConfigValue + PartialEq + 'static> Listed for Entry<T> {
     }
     fn env(&self) -> &'static [&'static str] {
         self.env
+    }
+    fn flag(&self) -> Option<&'static str> {
+        self.flag
     }
     fn secret(&self) -> bool {
         self.secret
