@@ -25,3 +25,4 @@ mod shutdown;
 mod strategies;
 mod support;
 mod tutorial;
+mod visibility;

@@ -38,6 +38,11 @@ async fn observed_gaps(strategy: &str, interval: &str, polls: u32, park_threshol
     gaps
 }
 
+/// How late a held poll may be here: the tests tell the strategies apart (each wrong strategy is off by at least
+/// 500 ms at some gap), they do not measure timer precision, which BENCHMARKS.md does (S4: p99 lateness 2.3 ms).
+/// On a loaded 2-core machine a poll has been seen 419 ms late.
+const HOLD_LATE: u64 = 450;
+
 fn assert_gaps(gaps: &[u64], expected_ms: &[u64], slack_below: u64, slack_above: u64) {
     assert_eq!(gaps.len(), expected_ms.len(), "{gaps:?}");
     for (gap, expected) in gaps.iter().zip(expected_ms) {
@@ -50,19 +55,19 @@ fn assert_gaps(gaps: &[u64], expected_ms: &[u64], slack_below: u64, slack_above:
 
 #[tokio::test]
 async fn hold_mode_fixed() {
-    assert_gaps(&observed_gaps("FIXED", "0.8", 4, "30").await, &[800, 800, 800], 20, 250);
+    assert_gaps(&observed_gaps("FIXED", "0.8", 4, "30").await, &[800, 800, 800], 20, HOLD_LATE);
 }
 
 #[tokio::test]
 async fn hold_mode_linear_backoff() {
     // interval × pollCount: 0.5, 1.0, 1.5 s
-    assert_gaps(&observed_gaps("LINEAR_BACKOFF", "0.5", 4, "30").await, &[500, 1000, 1500], 20, 250);
+    assert_gaps(&observed_gaps("LINEAR_BACKOFF", "0.5", 4, "30").await, &[500, 1000, 1500], 20, HOLD_LATE);
 }
 
 #[tokio::test]
 async fn hold_mode_exponential_backoff() {
     // interval × 2^pollCount: 0.5, 1, 2 s
-    assert_gaps(&observed_gaps("EXPONENTIAL_BACKOFF", "0.25", 4, "30").await, &[500, 1000, 2000], 20, 250);
+    assert_gaps(&observed_gaps("EXPONENTIAL_BACKOFF", "0.25", 4, "30").await, &[500, 1000, 2000], 20, HOLD_LATE);
 }
 
 // Park mode: callbackAfterSeconds is whole seconds and the server re-queues with second granularity, so a wait
