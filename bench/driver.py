@@ -209,6 +209,9 @@ def worker_cmd(kind, api, task_types, concurrency, mode, extra_env=None):
         env["BENCH_ADMIN_PORT"] = str(admin)
     elif kind == "rust-sdk":
         cmd = [os.path.join(HARNESS, "rust-sdk-peer")]
+    elif kind == "floor":
+        # Not a worker: the two HTTP exchanges per task that every worker makes, with nothing else (bench_floor.rs).
+        cmd = [os.path.join(HARNESS, "bench_floor")]
     elif kind == "java-sdk":
         jdir = os.path.join(BENCH, "peers", "java", "target")
         cmd = [JAVA, "-DtaskUpdateV2=true", "-cp", f"{jdir}/classes:{jdir}/dependency/*", "BenchWorker"]

@@ -42,8 +42,14 @@ async fn main() {
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..args.concurrency {
-        let (client, requests, errors, url, mode, tt) =
-            (client.clone(), requests.clone(), errors.clone(), args.url.clone(), args.mode.clone(), args.task_type.clone());
+        let (client, requests, errors, url, mode, tt) = (
+            client.clone(),
+            requests.clone(),
+            errors.clone(),
+            args.url.clone(),
+            args.mode.clone(),
+            args.task_type.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let poll_url = format!("{url}/tasks/poll/batch/{tt}?count=1&timeout=0&workerid=loadgen");
             let v2_url = format!("{url}/tasks/update-v2");

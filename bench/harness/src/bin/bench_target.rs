@@ -66,9 +66,8 @@ async fn status(State(t): State<Arc<Target>>, Path(id): Path<String>, Query(q): 
     let (n, lateness) = {
         let mut shard = t.shards[shard_of(&id)].lock().unwrap();
         let entry = shard.entry(id.as_str().into()).or_insert((0, 0));
-        let lateness = (entry.0 > 0)
-            .then(|| q.interval_ms.map(|i| now as i64 - (entry.1 + i * 1_000_000) as i64))
-            .flatten();
+        let lateness =
+            (entry.0 > 0).then(|| q.interval_ms.map(|i| now as i64 - (entry.1 + i * 1_000_000) as i64)).flatten();
         entry.0 += 1;
         entry.1 = now;
         (entry.0, lateness)
